@@ -1,0 +1,86 @@
+/* A client connection: its life from accept to free, as one state machine.
+ *
+ *   HANDSHAKE --101--> OPEN --close sent or received--> CLOSING --> CLOSED
+ *       |                                                               ^
+ *       +--HTTP error reply--> LINGER (reply sent, FIN sent, wait EOF) -+
+ *
+ * Memory contract: an idle OPEN connection holds only this struct (no receive buffer, no
+ * send buffer). `rx` exists only while an HTTP head or a split frame header/control frame
+ * is being received; `msg` only while a fragmented or multi-buffer message is assembled
+ * (echo); the send queue only while output is unsent.
+ *
+ * A connection is freed when it is CLOSED and no io_uring operation refers to it any more
+ * (recv_armed and send_inflight both false): completions always find a live owner.
+ */
+#ifndef TIDEGATE_GATEWAY_CONN_H
+#define TIDEGATE_GATEWAY_CONN_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/outq.h"
+#include "core/timer_wheel.h"
+#include "core/ws_reader.h"
+#include "gateway/metrics.h"
+
+struct worker;
+
+enum conn_state {
+    CONN_HANDSHAKE, /* reading the HTTP upgrade request */
+    CONN_OPEN,      /* WebSocket open */
+    CONN_CLOSING,   /* close frame sent and/or received; waiting for the other half */
+    CONN_LINGER,    /* HTTP error reply queued; after it, FIN, then wait for EOF */
+    CONN_CLOSED,    /* socket closed; waiting for in-flight operations to finish */
+};
+
+struct conn {
+    struct worker *worker;      /* owner; the connection lives and dies on its thread */
+    struct conn *prev, *next;   /* worker->conns */
+    struct conn *flush_next;    /* worker->flush_list, valid while flush_queued */
+    struct tw_timer timer;      /* the one deadline that matters in the current state */
+    struct ws_reader reader;
+    struct outq out;            /* frames and replies not yet written */
+    uint8_t *rx;                /* owned, NULL when idle: HTTP head or carried frame bytes */
+    uint32_t rx_len, rx_cap;
+    uint8_t *msg;               /* owned, NULL when idle: data message being assembled */
+    uint32_t msg_len, msg_cap;
+    uint64_t last_rx_ms;        /* loop time of the last bytes received */
+    int fd;                     /* -1 once closed */
+    uint8_t state;              /* enum conn_state */
+    uint8_t close_reason;       /* enum gw_close_reason, set when the end began */
+    bool recv_armed;            /* a multishot recv is in flight */
+    bool send_inflight;         /* a sendmsg is in flight */
+    bool flush_queued;          /* on worker->flush_list */
+    bool close_sent;            /* our close frame is queued */
+    bool close_received;        /* the peer's close frame arrived */
+    bool counted_open;          /* included in connections_open */
+};
+
+/* Takes a freshly accepted socket: allocates the connection, arms its receive and its
+ * handshake deadline. On failure (out of memory) closes `fd`. */
+void conn_accept(struct worker *w, int fd);
+
+/* Completion handlers, called by the worker's dispatch. */
+void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe);
+void conn_on_send(void *send_ctx, const struct io_uring_cqe *cqe);
+void conn_on_timer(struct conn *c);
+
+/* Submits one send for everything queued on `c` (called from the worker's flush). */
+void conn_flush(struct conn *c);
+
+/* Server shutdown: OPEN connections get close 1001, others are closed. */
+void conn_begin_shutdown(struct conn *c);
+
+/* Closes the socket now, whatever the state (shutdown deadline passed). */
+void conn_abort(struct conn *c, enum gw_close_reason reason);
+
+static inline struct conn *conn_from_timer(struct tw_timer *t)
+{
+    return (struct conn *)((char *)t - offsetof(struct conn, timer));
+}
+
+/* Frees the send contexts a worker recycled (at worker exit). */
+void conn_send_ctx_free_all(struct worker *w);
+
+#endif

@@ -1,0 +1,50 @@
+/* Functions shared by the three files of the connection module (conn.c: life cycle and I/O,
+ * conn_upgrade.c: the HTTP handshake, conn_ws.c: WebSocket frames). Not for other modules:
+ * they use conn.h. */
+#ifndef TIDEGATE_GATEWAY_CONN_INTERNAL_H
+#define TIDEGATE_GATEWAY_CONN_INTERNAL_H
+
+#include "gateway/conn.h"
+#include "gateway/worker.h"
+
+/* Queues a frame (header + copy of payload). Refuses when the send queue is over
+ * send_queue_bytes_max: the connection is then closed as a slow consumer and false is
+ * returned. Returns false too when the connection is not OPEN or CLOSING. */
+bool conn_send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len);
+
+/* Queues a ready-made chunk (takes a reference) and schedules a flush. Returns false (after
+ * closing the connection with internal_error) when out of memory. */
+bool conn_queue_chunk(struct conn *c, struct out_chunk *chunk);
+
+/* Starts the closing handshake: queues a close frame with `code` and `reason`, moves to
+ * CLOSING with the close_timeout deadline. Only from OPEN; from other states it closes the
+ * socket. */
+void conn_start_close(struct conn *c, uint16_t code, const char *reason,
+                      enum gw_close_reason why);
+
+/* Closes the socket and moves to CLOSED (counted once under c->close_reason). The struct is
+ * freed once no operation refers to it; the caller must not touch it after this returns
+ * unless it knows an operation is still in flight (the completion handlers do). */
+void conn_close_socket(struct conn *c);
+
+/* Arms the OPEN-state timer: the earlier of the next ping and the idle deadline. */
+void conn_arm_open_timer(struct conn *c);
+
+/* conn_upgrade.c: bytes received in HANDSHAKE. */
+void conn_upgrade_on_bytes(struct conn *c, const uint8_t *data, size_t len);
+/* conn_upgrade.c: refuses the upgrade with the HTTP error for `error` and lingers. */
+void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error);
+
+/* conn_ws.c: bytes received in OPEN or CLOSING (unmasked in place). */
+void conn_ws_on_bytes(struct conn *c, uint8_t *data, size_t len);
+
+static inline const struct gw_options *conn_opts(const struct conn *c)
+{
+    return c->worker->shared->opts;
+}
+static inline uint64_t conn_now_ms(const struct conn *c)
+{
+    return c->worker->loop.now_ms;
+}
+
+#endif

@@ -1,0 +1,164 @@
+/* The HTTP/1.1 upgrade handshake of a connection: gather the request head (bounded by
+ * max_header_bytes and the handshake deadline), validate it, answer 101 or an HTTP error.
+ *
+ * The head is parsed once, when its terminating CRLFCRLF has arrived: scanning only the
+ * new bytes for the terminator keeps a client that sends one byte at a time from costing
+ * quadratic CPU.
+ */
+#include "gateway/conn_internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/http.h"
+#include "core/log.h"
+
+enum { UPGRADE_RX_BYTES_MIN = 512, UPGRADE_HEADERS_MAX = 128, UPGRADE_REPLY_BYTES = 1024 };
+
+/* Grows c->rx to hold `need` bytes (at most max_header_bytes). */
+static bool upgrade_reserve(struct conn *c, size_t need)
+{
+    if (need <= c->rx_cap)
+        return true;
+    size_t cap = c->rx_cap ? (size_t)c->rx_cap * 2 : UPGRADE_RX_BYTES_MIN;
+    while (cap < need)
+        cap *= 2;
+    size_t limit = conn_opts(c)->max_header_bytes;
+    if (cap > limit)
+        cap = limit;
+    assert(need <= cap);
+    uint8_t *rx = realloc(c->rx, cap);
+    if (rx == NULL)
+        return false;
+    c->rx = rx;
+    c->rx_cap = (uint32_t)cap;
+    return true;
+}
+
+/* True when the head's CRLFCRLF ends within rx; looks only at bytes from `from - 3`. */
+static bool upgrade_head_complete(const struct conn *c, size_t from)
+{
+    size_t start = from >= 3 ? from - 3 : 0;
+    for (size_t i = start; i + 4 <= c->rx_len; i++)
+        if (memcmp(c->rx + i, "\r\n\r\n", 4) == 0)
+            return true;
+    return false;
+}
+
+void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error)
+{
+    struct worker *w = c->worker;
+    assert(c->state == CONN_HANDSHAKE);
+    assert(error != WS_HS_OK && error < WS_HS_ERROR_COUNT);
+    gw_metric_add(&w->metrics->handshake_failures[error], 1);
+    log_debug("conn", "upgrade refused", "reason=%s", ws_handshake_error_name(error));
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    c->close_reason = GW_CLOSE_HANDSHAKE;
+    struct out_chunk *reply = out_chunk_new(UPGRADE_REPLY_BYTES);
+    if (reply == NULL) {
+        conn_close_socket(c);
+        return;
+    }
+    reply->len = (uint32_t)ws_handshake_write_error((char *)reply->data, UPGRADE_REPLY_BYTES,
+                                                    error);
+    assert(reply->len > 0);
+    c->state = CONN_LINGER;
+    bool queued = conn_queue_chunk(c, reply);
+    out_chunk_unref(reply);
+    if (queued)
+        tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
+}
+
+static enum ws_handshake_error upgrade_parse_error(enum http_parse_result result)
+{
+    switch (result) {
+    case HTTP_PARSE_BAD_VERSION:
+        return WS_HS_HTTP_VERSION;
+    case HTTP_PARSE_TOO_MANY_HEADERS:
+        return WS_HS_TOO_MANY_HEADERS;
+    default:
+        return WS_HS_MALFORMED;
+    }
+}
+
+/* The request is valid: answer 101, become OPEN, and hand any bytes the client sent after
+ * its head (it may pipeline its first frames) to the frame reader. */
+static void upgrade_accept(struct conn *c, const struct ws_handshake_result *result,
+                           size_t head_bytes, const uint8_t *rest, size_t rest_len)
+{
+    struct worker *w = c->worker;
+    struct out_chunk *reply = out_chunk_new(UPGRADE_REPLY_BYTES);
+    if (reply == NULL) {
+        c->close_reason = GW_CLOSE_INTERNAL;
+        conn_close_socket(c);
+        return;
+    }
+    reply->len = (uint32_t)ws_handshake_write_101((char *)reply->data, UPGRADE_REPLY_BYTES,
+                                                  result);
+    assert(reply->len > 0);
+    c->state = CONN_OPEN;
+    c->close_reason = GW_CLOSE_PEER_GONE;
+    bool queued = conn_queue_chunk(c, reply);
+    out_chunk_unref(reply);
+    if (!queued)
+        return;
+    tw_cancel(&w->loop.wheel, &c->timer);
+    conn_arm_open_timer(c);
+    uint8_t *head = c->rx;
+    size_t head_len = c->rx_len;
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    if (head_len > head_bytes)
+        conn_ws_on_bytes(c, head + head_bytes, head_len - head_bytes);
+    free(head);
+    if (rest_len > 0 && c->state != CONN_CLOSED)
+        conn_ws_on_bytes(c, (uint8_t *)rest, rest_len);
+}
+
+static void upgrade_handle_head(struct conn *c, const uint8_t *rest, size_t rest_len)
+{
+    const struct gw_options *o = conn_opts(c);
+    struct http_header headers[UPGRADE_HEADERS_MAX];
+    struct http_request req;
+    size_t headers_max = o->max_headers < UPGRADE_HEADERS_MAX ? o->max_headers
+                                                               : UPGRADE_HEADERS_MAX;
+    enum http_parse_result parsed =
+        http_request_parse((const char *)c->rx, c->rx_len, &req, headers, headers_max);
+    if (parsed != HTTP_PARSE_OK) {
+        assert(parsed != HTTP_PARSE_INCOMPLETE);
+        conn_upgrade_fail(c, upgrade_parse_error(parsed));
+        return;
+    }
+    struct ws_handshake_result result;
+    enum ws_handshake_error error = ws_handshake_check(&req, c->worker->shared->policy, &result);
+    if (error != WS_HS_OK) {
+        conn_upgrade_fail(c, error);
+        return;
+    }
+    upgrade_accept(c, &result, req.head_bytes, rest, rest_len);
+}
+
+void conn_upgrade_on_bytes(struct conn *c, const uint8_t *data, size_t len)
+{
+    assert(c->state == CONN_HANDSHAKE);
+    size_t limit = conn_opts(c)->max_header_bytes;
+    size_t room = limit - c->rx_len;
+    size_t take = len < room ? len : room;
+    if (!upgrade_reserve(c, c->rx_len + take)) {
+        c->close_reason = GW_CLOSE_INTERNAL;
+        conn_close_socket(c);
+        return;
+    }
+    size_t from = c->rx_len;
+    memcpy(c->rx + c->rx_len, data, take);
+    c->rx_len += (uint32_t)take;
+    if (upgrade_head_complete(c, from)) {
+        upgrade_handle_head(c, data + take, len - take);
+        return;
+    }
+    if (c->rx_len >= limit)
+        conn_upgrade_fail(c, WS_HS_HEAD_TOO_LARGE);
+}

@@ -1,0 +1,145 @@
+/* tidegate: command line entry point. Builds the options (defaults, then the config file,
+ * then command-line flags, each overriding the one before) and hands them to server_run.
+ *
+ * Exit codes: 0 clean stop (or --help, --version, a good --check-config), 1 could not start,
+ * 2 bad command line or configuration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "gateway/options.h"
+#include "gateway/server.h"
+
+enum { EXIT_USAGE = 2 };
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "tidegate %s: real-time WebSocket gateway\n\n"
+            "Usage:\n"
+            "  tidegate [--config FILE] [--OPTION VALUE ...]   run the gateway\n"
+            "  tidegate --check-config FILE [--OPTION VALUE ...]\n"
+            "                                  validate a configuration, print it, exit\n"
+            "  tidegate --help | --version\n\n"
+            "Options come from built-in defaults, then FILE (lines of `name = value`), then\n"
+            "the command line. Every option below is valid in both; the file uses\n"
+            "snake_case names (max_message_bytes), the command line --kebab-case.\n\n",
+            TIDEGATE_VERSION);
+    config_print_help(out, gw_option_table, gw_option_count);
+    fprintf(out, "\nDocumentation: docs/configuration.md, docs/operations.md\n");
+}
+
+struct cli {
+    const char *config_path;
+    bool check_only;
+};
+
+/* First pass: find --config / --check-config, --help, --version. Returns -1 to continue,
+ * or an exit code. */
+static int cli_scan(int argc, char **argv, struct cli *cli)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_usage(stdout);
+            return 0;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("tidegate %s\n", TIDEGATE_VERSION);
+            return 0;
+        }
+        bool check = strcmp(arg, "--check-config") == 0;
+        if (check || strcmp(arg, "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tidegate: %s needs a file name\n", arg);
+                return EXIT_USAGE;
+            }
+            cli->config_path = argv[++i];
+            cli->check_only = cli->check_only || check;
+        }
+    }
+    return -1;
+}
+
+/* Second pass: apply every --option after the config file. Returns 0 or an exit code. */
+static int cli_apply(int argc, char **argv, struct gw_options *o)
+{
+    char err[CONFIG_ERROR_BYTES];
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--config") == 0 || strcmp(arg, "--check-config") == 0) {
+            i++;
+            continue;
+        }
+        const struct config_option *opt = config_find_flag(gw_option_table, gw_option_count, arg);
+        if (opt == NULL) {
+            fprintf(stderr, "tidegate: unknown option '%s'; see tidegate --help\n", arg);
+            return EXIT_USAGE;
+        }
+        const char *eq = strchr(arg, '=');
+        const char *value;
+        if (eq != NULL)
+            value = eq + 1;
+        else if (opt->type == CONFIG_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+            value = "true";
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else {
+            fprintf(stderr, "tidegate: option '%s' needs a value; see tidegate --help\n", arg);
+            return EXIT_USAGE;
+        }
+        if (config_set(gw_option_table, gw_option_count, o, opt->name, value, err) != 0) {
+            fprintf(stderr, "tidegate: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static int load_options(int argc, char **argv, const struct cli *cli, struct gw_options *o)
+{
+    char err[CONFIG_ERROR_BYTES];
+    if (gw_options_defaults(o, err) != 0) {
+        fprintf(stderr, "tidegate: bad built-in default: %s\n", err);
+        return 1;
+    }
+    if (cli->config_path != NULL &&
+        config_load_file(gw_option_table, gw_option_count, o, cli->config_path, err) != 0) {
+        fprintf(stderr, "tidegate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    int ret = cli_apply(argc, argv, o);
+    if (ret != 0)
+        return ret;
+    if (gw_options_validate(o, err) != 0) {
+        fprintf(stderr, "tidegate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {0};
+    int ret = cli_scan(argc, argv, &cli);
+    if (ret >= 0)
+        return ret;
+    struct gw_options opts;
+    ret = load_options(argc, argv, &cli, &opts);
+    if (ret != 0) {
+        gw_options_free(&opts);
+        return ret;
+    }
+    if (cli.check_only) {
+        printf("# %s: configuration is valid\n", cli.config_path);
+        config_print_values(stdout, gw_option_table, gw_option_count, &opts);
+        gw_options_free(&opts);
+        return 0;
+    }
+    log_level_set((enum log_level)opts.log_level);
+    ret = server_run(&opts);
+    gw_options_free(&opts);
+    return ret;
+}

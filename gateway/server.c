@@ -1,0 +1,308 @@
+/* The server thread: starts everything, then runs a small loop of its own for the admin
+ * listener and for signals (a signalfd read through io_uring), and on SIGTERM/SIGINT stops
+ * the workers through MSG_RING and waits for them. Workers never block on it.
+ */
+#include "gateway/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "gateway/admin.h"
+#include "gateway/listener.h"
+#include "gateway/metrics.h"
+#include "gateway/worker.h"
+
+enum {
+    SERVER_OP_SIGNAL = 4, /* owner: struct server; tags 1..3 are the admin's */
+    SERVER_SQ_ENTRIES = 256,
+    SERVER_CQ_ENTRIES = 1024,
+    SERVER_WAIT_MAX_MS = 100,
+};
+
+struct server {
+    const struct gw_options *opts;
+    struct ws_handshake_policy policy;
+    struct worker_shared shared;
+    struct worker *workers;
+    unsigned worker_count;
+    unsigned workers_started;
+    struct loop loop;
+    struct admin admin;
+    int signal_fd;
+    struct signalfd_siginfo siginfo;
+    bool signal_armed;
+    bool stopping;
+};
+
+static void server_arm_signal(struct server *s)
+{
+    struct io_uring_sqe *sqe = loop_sqe(&s->loop);
+    io_uring_prep_read(sqe, s->signal_fd, &s->siginfo, sizeof s->siginfo, 0);
+    io_uring_sqe_set_data64(sqe, loop_udata(s, SERVER_OP_SIGNAL));
+    s->signal_armed = true;
+}
+
+static void server_begin_stop(struct server *s, const char *why)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    log_info("main", "stopping: closing connections with 1001", "cause=%s timeout_ms=%llu", why,
+             (unsigned long long)s->opts->close_timeout_ms);
+    for (unsigned i = 0; i < s->workers_started; i++)
+        worker_request_stop(&s->workers[i], &s->loop);
+}
+
+static void server_on_signal(struct server *s, int res)
+{
+    s->signal_armed = false;
+    if (res != (int)sizeof s->siginfo) {
+        log_error("main", "reading the signalfd failed; stopping", "result=%d", res);
+        server_begin_stop(s, "signalfd_error");
+        return;
+    }
+    server_begin_stop(s, s->siginfo.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+    server_arm_signal(s); /* a second signal during the stop is read and ignored */
+}
+
+static void server_dispatch(void *ctx, const struct io_uring_cqe *cqe)
+{
+    struct server *s = ctx;
+    if (loop_udata_tag(cqe->user_data) == SERVER_OP_SIGNAL)
+        server_on_signal(s, cqe->res);
+    else
+        admin_dispatch(&s->admin, cqe);
+}
+
+static void server_timer_expired(struct tw_timer *t, void *ctx)
+{
+    struct server *s = ctx;
+    if (!admin_on_timer(&s->admin, t))
+        log_error("main", "a timer fired that nobody owns", NULL);
+}
+
+static bool server_ready(void *ctx)
+{
+    const struct server *s = ctx;
+    return !s->stopping;
+}
+
+static void server_render_metrics(void *ctx, FILE *out)
+{
+    const struct server *s = ctx;
+    const struct gw_metrics *metrics[GW_WORKERS_MAX];
+    for (unsigned i = 0; i < s->worker_count; i++)
+        metrics[i] = s->workers[i].metrics;
+    gw_metrics_render(out, metrics, s->worker_count);
+}
+
+/* Opens one SO_REUSEPORT socket per worker; with port 0 the first socket's port is reused
+ * for the others. Returns 0, or -1 after logging and closing what it opened. */
+static int server_open_listeners(struct server *s, int *fds, struct config_addr *bound)
+{
+    char err[LISTENER_ERROR_BYTES];
+    *bound = s->opts->listen;
+    for (unsigned i = 0; i < s->worker_count; i++) {
+        fds[i] = listener_open((struct sockaddr *)&bound->addr, bound->addr_len, true,
+                               (int)s->opts->listen_backlog, err);
+        if (fds[i] < 0) {
+            log_error("main", "cannot open the WebSocket listener", "error=\"%s\"", err);
+            for (unsigned j = 0; j < i; j++)
+                close(fds[j]);
+            return -1;
+        }
+        if (i == 0 && listener_local_addr(fds[0], &bound->addr, &bound->addr_len) != 0) {
+            log_error("main", "getsockname on the listener failed", "error=\"%s\"",
+                      strerror(errno));
+            close(fds[0]);
+            return -1;
+        }
+    }
+    config_addr_format((struct sockaddr *)&bound->addr, bound->text, sizeof bound->text);
+    return 0;
+}
+
+static int server_open_admin(struct server *s, struct config_addr *bound)
+{
+    char err[LISTENER_ERROR_BYTES];
+    *bound = s->opts->admin_listen;
+    int fd = listener_open((struct sockaddr *)&bound->addr, bound->addr_len, false, 64, err);
+    if (fd < 0) {
+        log_error("main", "cannot open the admin listener", "error=\"%s\"", err);
+        return -1;
+    }
+    if (listener_local_addr(fd, &bound->addr, &bound->addr_len) != 0) {
+        close(fd);
+        return -1;
+    }
+    config_addr_format((struct sockaddr *)&bound->addr, bound->text, sizeof bound->text);
+    return fd;
+}
+
+static unsigned server_worker_count(const struct gw_options *o)
+{
+    if (o->workers != 0)
+        return (unsigned)o->workers;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        return 1;
+    return cpus > GW_WORKERS_MAX ? GW_WORKERS_MAX : (unsigned)cpus;
+}
+
+static int server_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; this covers every other write */
+    return pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* Starts the workers one by one; each takes its listener. Returns 0 or -1 (logged). */
+static int server_start_workers(struct server *s, int *fds)
+{
+    for (unsigned i = 0; i < s->worker_count; i++) {
+        struct worker *w = &s->workers[i];
+        if (worker_start(w, i, &s->shared, fds[i]) != 0 || worker_wait_started(w) != 0) {
+            log_error("main", "a worker failed to start", "worker=%u error=\"%s\"", i,
+                      w->start_error);
+            if (atomic_load(&w->started) < 0)
+                worker_join(w);
+            else
+                close(fds[i]);
+            for (unsigned j = i + 1; j < s->worker_count; j++)
+                close(fds[j]);
+            return -1;
+        }
+        s->workers_started++;
+    }
+    return 0;
+}
+
+static int server_init_loop(struct server *s, int admin_fd, const sigset_t *signals)
+{
+    char err[LOOP_ERROR_BYTES];
+    struct loop_params params = {
+        .sq_entries = SERVER_SQ_ENTRIES,
+        .cq_entries = SERVER_CQ_ENTRIES,
+        .dispatch = server_dispatch,
+        .flush = NULL,
+        .timer_expire = server_timer_expired,
+        .ctx = s,
+    };
+    if (loop_init(&s->loop, &params, err) != 0) {
+        log_error("main", "cannot create the server loop", "error=\"%s\"", err);
+        return -1;
+    }
+    s->signal_fd = signalfd(-1, signals, SFD_CLOEXEC);
+    if (s->signal_fd < 0) {
+        log_error("main", "signalfd failed", "error=\"%s\"", strerror(errno));
+        loop_destroy(&s->loop);
+        return -1;
+    }
+    server_arm_signal(s);
+    struct admin_hooks hooks = {.ready = server_ready,
+                                .render_metrics = server_render_metrics,
+                                .ctx = s};
+    admin_start(&s->admin, &s->loop, admin_fd, &hooks);
+    return 0;
+}
+
+static void server_serve(struct server *s)
+{
+    bool admin_stopped = false;
+    for (;;) {
+        int ret = loop_run_once(&s->loop, SERVER_WAIT_MAX_MS);
+        if (ret < 0) {
+            log_error("main", "io_uring_enter failed on the server loop", "error=\"%s\"",
+                      strerror(-ret));
+            server_begin_stop(s, "loop_error");
+        }
+        if (!s->stopping)
+            continue;
+        bool workers_done = true;
+        for (unsigned i = 0; i < s->worker_count; i++)
+            workers_done = workers_done && atomic_load(&s->workers[i].exited);
+        if (workers_done && !admin_stopped) {
+            admin_stop(&s->admin);
+            admin_stopped = true;
+        }
+        if (admin_stopped && admin_idle(&s->admin))
+            return;
+    }
+}
+
+static void server_policy_init(struct server *s)
+{
+    const struct gw_options *o = s->opts;
+    s->policy.allowed_origins = (const char *const *)o->allowed_origins.items;
+    s->policy.allowed_origin_count = o->allowed_origins.count;
+    s->policy.origin_required = false;
+    s->policy.subprotocols = (const char *const *)o->subprotocols.items;
+    s->policy.subprotocol_count = o->subprotocols.count;
+    s->policy.subprotocol_required = false;
+}
+
+int server_run(const struct gw_options *opts)
+{
+    char err[LOOP_ERROR_BYTES];
+    if (loop_probe(err) != 0) {
+        log_error("main", "this system cannot run tidegate", "error=\"%s\"", err);
+        return 1;
+    }
+    struct server s = {.opts = opts, .signal_fd = -1};
+    s.worker_count = server_worker_count(opts);
+    server_policy_init(&s);
+    s.shared.opts = opts;
+    s.shared.policy = &s.policy;
+    sigset_t signals;
+    int fds[GW_WORKERS_MAX];
+    struct config_addr ws_addr, admin_addr;
+    s.workers = calloc(s.worker_count, sizeof *s.workers);
+    if (s.workers == NULL || server_block_signals(&signals) != 0 ||
+        server_open_listeners(&s, fds, &ws_addr) != 0) {
+        free(s.workers);
+        return 1;
+    }
+    int admin_fd = server_open_admin(&s, &admin_addr);
+    if (admin_fd < 0 || server_start_workers(&s, fds) != 0) {
+        if (admin_fd >= 0)
+            close(admin_fd);
+        else
+            for (unsigned i = 0; i < s.worker_count; i++)
+                close(fds[i]);
+        s.stopping = true;
+        for (unsigned i = 0; i < s.workers_started; i++) {
+            atomic_store(&s.workers[i].stop_requested, true);
+            worker_join(&s.workers[i]);
+        }
+        free(s.workers);
+        return 1;
+    }
+    if (server_init_loop(&s, admin_fd, &signals) != 0) {
+        close(admin_fd);
+        s.stopping = true;
+        for (unsigned i = 0; i < s.workers_started; i++) {
+            atomic_store(&s.workers[i].stop_requested, true);
+            worker_join(&s.workers[i]);
+        }
+        free(s.workers);
+        return 1;
+    }
+    log_info("main", "listening", "kind=ws addr=%s workers=%u", ws_addr.text, s.worker_count);
+    log_info("main", "listening", "kind=admin addr=%s", admin_addr.text);
+    log_info("main", "ready", "version=%s echo=%s", TIDEGATE_VERSION, opts->echo ? "on" : "off");
+    server_serve(&s);
+    for (unsigned i = 0; i < s.worker_count; i++)
+        worker_join(&s.workers[i]);
+    close(s.signal_fd);
+    loop_destroy(&s.loop);
+    free(s.workers);
+    log_info("main", "stopped", NULL);
+    return 0;
+}

@@ -1,0 +1,277 @@
+/* Worker thread: pins itself, builds its loop and receive buffers, accepts on its own
+ * SO_REUSEPORT socket, dispatches completions to connections, batches their sends once per
+ * loop turn, and on a stop request closes everything gracefully within close_timeout.
+ */
+#include "gateway/worker.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "gateway/conn.h"
+
+enum {
+    WORKER_SQ_ENTRIES = 4096,
+    WORKER_CQ_ENTRIES = 16384,
+    WORKER_RECV_GROUP = 0,
+    WORKER_ACCEPT_RETRY_MS = 100,
+    WORKER_WAIT_MAX_MS = 1000,
+};
+
+static void worker_arm_accept(struct worker *w)
+{
+    assert(!w->accept_armed && w->listen_fd >= 0);
+    struct io_uring_sqe *sqe = loop_sqe(&w->loop);
+    io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, loop_udata(w, WORKER_OP_ACCEPT));
+    w->accept_armed = true;
+}
+
+static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        w->accept_armed = false;
+    if (cqe->res >= 0) {
+        if (w->stopping)
+            close(cqe->res);
+        else
+            conn_accept(w, cqe->res);
+    } else if (cqe->res != -ECANCELED) {
+        /* EMFILE, ENFILE, ENOBUFS: retry later instead of spinning on the error. */
+        log_warn("worker", "accept failed; retrying shortly",
+                 "worker=%u error=\"%s\" hint=\"raise LimitNOFILE if this is EMFILE\"",
+                 w->index, strerror(-cqe->res));
+        if (!w->accept_armed && !w->stopping)
+            tw_arm(&w->loop.wheel, &w->accept_retry, w->loop.now_ms + WORKER_ACCEPT_RETRY_MS);
+        return;
+    }
+    if (!w->accept_armed && !w->stopping)
+        worker_arm_accept(w);
+}
+
+static void worker_begin_stop(struct worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    w->stop_deadline_ms = w->loop.now_ms + w->shared->opts->close_timeout_ms;
+    tw_cancel(&w->loop.wheel, &w->accept_retry);
+    /* Cancel the multishot accept, then close the listener: with SO_REUSEPORT the kernel
+     * sends new connections to the sockets still open (other processes on the port). */
+    if (w->accept_armed) {
+        struct io_uring_sqe *sqe = loop_sqe(&w->loop);
+        io_uring_prep_cancel64(sqe, loop_udata(w, WORKER_OP_ACCEPT), 0);
+        io_uring_sqe_set_data64(sqe, LOOP_UDATA_IGNORE);
+    }
+    if (w->listen_fd >= 0) {
+        shutdown(w->listen_fd, SHUT_RDWR);
+        close(w->listen_fd);
+        w->listen_fd = -1;
+    }
+    for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        conn_begin_shutdown(c);
+    }
+}
+
+static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
+{
+    struct worker *w = ctx;
+    void *owner = loop_udata_owner(cqe->user_data);
+    switch (loop_udata_tag(cqe->user_data)) {
+    case WORKER_OP_ACCEPT:
+        worker_on_accept(w, cqe);
+        break;
+    case WORKER_OP_WAKE:
+        if (atomic_load(&w->stop_requested))
+            worker_begin_stop(w);
+        break;
+    case WORKER_OP_RECV:
+        conn_on_recv(owner, cqe);
+        break;
+    case WORKER_OP_SEND:
+        conn_on_send(owner, cqe);
+        break;
+    default:
+        log_error("worker", "completion with an unknown tag", "user_data=%llu",
+                  (unsigned long long)cqe->user_data);
+        assert(!"unknown completion tag");
+    }
+}
+
+static void worker_flush(void *ctx)
+{
+    struct worker *w = ctx;
+    while (w->flush_list != NULL) {
+        struct conn *c = w->flush_list;
+        w->flush_list = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        conn_flush(c);
+    }
+}
+
+static void worker_timer_expired(struct tw_timer *t, void *ctx)
+{
+    struct worker *w = ctx;
+    if (t == &w->accept_retry) {
+        if (!w->accept_armed && !w->stopping)
+            worker_arm_accept(w);
+        return;
+    }
+    conn_on_timer(conn_from_timer(t));
+}
+
+static void worker_pin(struct worker *w)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    w->cpu = -1;
+    if (cpus <= 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((int)(w->index % (unsigned)cpus), &set);
+    int ret = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (ret == 0)
+        w->cpu = (int)(w->index % (unsigned)cpus);
+    else
+        log_warn("worker", "could not pin the worker to a core; running unpinned",
+                 "worker=%u error=\"%s\"", w->index, strerror(ret));
+}
+
+static int worker_setup(struct worker *w)
+{
+    const struct gw_options *o = w->shared->opts;
+    struct loop_params params = {
+        .sq_entries = WORKER_SQ_ENTRIES,
+        .cq_entries = WORKER_CQ_ENTRIES,
+        .dispatch = worker_dispatch,
+        .flush = worker_flush,
+        .timer_expire = worker_timer_expired,
+        .ctx = w,
+    };
+    if (loop_init(&w->loop, &params, w->start_error) != 0)
+        return -1;
+    int ret = bufring_init(&w->recv_buffers, &w->loop.ring, WORKER_RECV_GROUP,
+                           (uint32_t)o->recv_buffer_count, (uint32_t)o->recv_buffer_bytes);
+    if (ret != 0) {
+        snprintf(w->start_error, sizeof w->start_error,
+                 "could not set up %llu receive buffers of %llu bytes: %s",
+                 (unsigned long long)o->recv_buffer_count,
+                 (unsigned long long)o->recv_buffer_bytes, strerror(-ret));
+        loop_destroy(&w->loop);
+        return -1;
+    }
+    outq_pool_init(&w->outq_pool);
+    tw_timer_init(&w->accept_retry);
+    worker_arm_accept(w);
+    return 0;
+}
+
+static void worker_teardown(struct worker *w)
+{
+    assert(w->conns == NULL && w->flush_list == NULL);
+    conn_send_ctx_free_all(w);
+    outq_pool_destroy(&w->outq_pool);
+    bufring_destroy(&w->recv_buffers, &w->loop.ring);
+    loop_destroy(&w->loop);
+}
+
+/* Runs until stopped and every connection is gone (or the stop deadline forced them). */
+static void worker_run(struct worker *w)
+{
+    for (;;) {
+        int ret = loop_run_once(&w->loop, WORKER_WAIT_MAX_MS);
+        if (ret < 0) {
+            log_error("worker", "io_uring_enter failed; stopping the worker",
+                      "worker=%u error=\"%s\"", w->index, strerror(-ret));
+            worker_begin_stop(w);
+        }
+        if (!w->stopping && atomic_load_explicit(&w->stop_requested, memory_order_relaxed))
+            worker_begin_stop(w); /* covers a wake-up sent before the ring existed */
+        if (!w->stopping)
+            continue;
+        if (w->loop.now_ms >= w->stop_deadline_ms) {
+            for (struct conn *c = w->conns, *next; c != NULL; c = next) {
+                next = c->next;
+                conn_abort(c, GW_CLOSE_SHUTDOWN);
+            }
+        }
+        if (w->conns == NULL && !w->accept_armed) {
+            worker_flush(w);
+            return;
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    worker_pin(w);
+    if (worker_setup(w) != 0) {
+        atomic_store(&w->started, -1);
+        return NULL;
+    }
+    atomic_store(&w->started, 1);
+    log_debug("worker", "worker running", "worker=%u cpu=%d", w->index, w->cpu);
+    worker_run(w);
+    worker_teardown(w);
+    atomic_store(&w->exited, true);
+    return NULL;
+}
+
+int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd)
+{
+    memset(w, 0, sizeof *w);
+    w->index = index;
+    w->shared = shared;
+    w->listen_fd = listen_fd;
+    w->cpu = -1;
+    w->metrics = aligned_alloc(64, sizeof *w->metrics);
+    if (w->metrics == NULL) {
+        snprintf(w->start_error, sizeof w->start_error, "out of memory for worker metrics");
+        return -1;
+    }
+    memset(w->metrics, 0, sizeof *w->metrics);
+    int ret = pthread_create(&w->thread, NULL, worker_main, w);
+    if (ret != 0) {
+        snprintf(w->start_error, sizeof w->start_error, "could not start worker thread: %s",
+                 strerror(ret));
+        free(w->metrics);
+        w->metrics = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int worker_wait_started(struct worker *w)
+{
+    const struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+    while (atomic_load(&w->started) == 0)
+        nanosleep(&pause, NULL);
+    return atomic_load(&w->started) > 0 ? 0 : -1;
+}
+
+void worker_request_stop(struct worker *w, struct loop *waker)
+{
+    atomic_store(&w->stop_requested, true);
+    if (atomic_load(&w->started) > 0)
+        loop_wake_other(waker, &w->loop, loop_udata(w, WORKER_OP_WAKE));
+}
+
+void worker_join(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+    if (w->listen_fd >= 0) {
+        close(w->listen_fd);
+        w->listen_fd = -1;
+    }
+    free(w->metrics);
+    w->metrics = NULL;
+}

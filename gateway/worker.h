@@ -1,0 +1,81 @@
+/* A worker: one pinned thread with its own io_uring loop, listening socket (SO_REUSEPORT),
+ * provided receive buffers, connections and timers. Workers share nothing mutable; the
+ * server thread talks to them only through atomics and MSG_RING wake-ups.
+ */
+#ifndef TIDEGATE_GATEWAY_WORKER_H
+#define TIDEGATE_GATEWAY_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bufring.h"
+#include "core/loop.h"
+#include "core/outq.h"
+#include "core/ws_handshake.h"
+#include "gateway/metrics.h"
+#include "gateway/options.h"
+
+struct conn;
+struct send_ctx;
+
+/* Tags of the worker's io_uring operations (loop_udata). */
+enum worker_op_tag {
+    WORKER_OP_ACCEPT = 1, /* owner: struct worker */
+    WORKER_OP_WAKE = 2,   /* owner: struct worker (MSG_RING from the server thread) */
+    WORKER_OP_RECV = 3,   /* owner: struct conn */
+    WORKER_OP_SEND = 4,   /* owner: struct send_ctx */
+};
+
+/* What every worker reads and nobody writes once the workers run. */
+struct worker_shared {
+    const struct gw_options *opts;
+    const struct ws_handshake_policy *policy;
+    _Atomic uint64_t connections_open; /* all workers, for max_connections */
+};
+
+struct worker {
+    unsigned index;
+    int cpu;                       /* pinned core, or -1 when pinning failed */
+    pthread_t thread;
+    struct worker_shared *shared;
+    struct gw_metrics *metrics;    /* owned, 64-byte aligned */
+    int listen_fd;                 /* owned; -1 once closed */
+
+    /* Thread-owned state below: touched only by the worker thread while it runs. */
+    struct loop loop;
+    struct bufring recv_buffers;
+    struct outq_pool outq_pool;
+    struct conn *conns;            /* every live connection (doubly linked) */
+    uint64_t conn_count;
+    struct conn *flush_list;       /* connections with output to submit this turn */
+    struct send_ctx *send_free;    /* recycled send contexts */
+    uint64_t send_ctx_count;       /* allocated (bounded by connections sending at once) */
+    struct tw_timer accept_retry;  /* re-arms accept after EMFILE and the like */
+    bool accept_armed;
+    bool stopping;
+    uint64_t stop_deadline_ms;
+
+    /* Handover with the server thread. */
+    _Atomic bool stop_requested;
+    _Atomic int started;           /* 0 starting, 1 running, -1 failed (see start_error) */
+    _Atomic bool exited;           /* the thread has finished; worker_join will not block */
+    char start_error[LOOP_ERROR_BYTES];
+};
+
+/* Starts the worker thread on `listen_fd` (ownership passes to the worker). Returns 0 or
+ * -1 with w->start_error; the caller waits for w->started to leave 0 (worker_wait_started). */
+int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd);
+
+/* Blocks until the worker has either started (0) or failed (-1, w->start_error). */
+int worker_wait_started(struct worker *w);
+
+/* Asks the worker to close its connections (1001) and stop; `waker` is the caller's loop,
+ * used to send the MSG_RING wake-up. */
+void worker_request_stop(struct worker *w, struct loop *waker);
+
+/* Joins the thread and frees what the worker owns. */
+void worker_join(struct worker *w);
+
+#endif
