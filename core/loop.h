@@ -47,20 +47,20 @@ typedef void (*loop_flush_fn)(void *ctx);
 struct loop {
     struct io_uring ring;
     struct timer_wheel wheel;
-    uint64_t now_ms;            /* monotonic milliseconds, refreshed every turn */
+    uint64_t now_ms; /* monotonic milliseconds, refreshed every turn */
     loop_dispatch_fn dispatch;
     loop_flush_fn flush;
     void *ctx;
-    uint64_t sqe_waits;         /* times the SQ was full and had to be submitted early */
+    uint64_t sqe_waits; /* times the SQ was full and had to be submitted early */
 };
 
 struct loop_params {
-    unsigned sq_entries;        /* power of two, 1..32768 */
-    unsigned cq_entries;        /* power of two >= sq_entries */
+    unsigned sq_entries; /* power of two, 1..32768 */
+    unsigned cq_entries; /* power of two >= sq_entries */
     loop_dispatch_fn dispatch;
     loop_flush_fn flush;
-    tw_expire_fn timer_expire;  /* the wheel's expiry callback */
-    void *ctx;                  /* passed to all three */
+    tw_expire_fn timer_expire; /* the wheel's expiry callback */
+    void *ctx;                 /* passed to all three */
 };
 
 /* Checks, once per process, that this kernel gives tidegate every io_uring feature it

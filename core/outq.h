@@ -17,8 +17,8 @@
 #include <sys/uio.h>
 
 struct out_chunk {
-    uint32_t refs;  /* queues (and the builder) holding it */
-    uint32_t len;   /* bytes in data */
+    uint32_t refs; /* queues (and the builder) holding it */
+    uint32_t len;  /* bytes in data */
     uint8_t data[];
 };
 
@@ -40,16 +40,16 @@ struct outq_pool {
     struct outq_entry *free;
     void **slabs;
     size_t slab_count, slab_cap;
-    size_t entries_total;       /* allocated so far (a metric) */
+    size_t entries_total; /* allocated so far (a metric) */
 };
 
 enum { OUTQ_SLAB_ENTRIES = 1024, OUTQ_IOV_MAX = 64 };
 
 struct outq {
     struct outq_entry *head, *tail;
-    uint32_t head_offset;       /* bytes of head->chunk already written */
+    uint32_t head_offset; /* bytes of head->chunk already written */
     uint32_t chunk_count;
-    uint64_t bytes;             /* unwritten bytes in the queue */
+    uint64_t bytes; /* unwritten bytes in the queue */
 };
 
 void outq_pool_init(struct outq_pool *p);

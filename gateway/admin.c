@@ -21,7 +21,7 @@ struct admin_conn {
     int fd;
     bool recv_inflight, send_inflight, closed;
     size_t request_len;
-    char *reply;            /* owned, built once the request is complete */
+    char *reply; /* owned, built once the request is complete */
     size_t reply_len, reply_sent;
     char request[ADMIN_REQUEST_BYTES_MAX];
 };
@@ -34,8 +34,7 @@ static void admin_arm_accept(struct admin *a)
     a->accept_armed = true;
 }
 
-void admin_start(struct admin *a, struct loop *loop, int listen_fd,
-                 const struct admin_hooks *hooks)
+void admin_start(struct admin *a, struct loop *loop, int listen_fd, const struct admin_hooks *hooks)
 {
     assert(hooks->ready != NULL && hooks->render_metrics != NULL);
     memset(a, 0, sizeof *a);
@@ -76,8 +75,8 @@ static void admin_conn_close(struct admin_conn *c)
 static void admin_arm_recv(struct admin_conn *c)
 {
     struct io_uring_sqe *sqe = loop_sqe(c->admin->loop);
-    io_uring_prep_recv(sqe, c->fd, c->request + c->request_len,
-                       sizeof c->request - c->request_len, 0);
+    io_uring_prep_recv(sqe, c->fd, c->request + c->request_len, sizeof c->request - c->request_len,
+                       0);
     io_uring_sqe_set_data64(sqe, loop_udata(c, ADMIN_OP_RECV));
     c->recv_inflight = true;
 }
@@ -95,8 +94,7 @@ static void admin_accept_conn(struct admin *a, int fd)
 {
     if (a->conn_count >= ADMIN_CONNS_MAX) {
         close(fd);
-        log_warn("admin", "too many admin connections; refused one", "max=%d",
-                 ADMIN_CONNS_MAX);
+        log_warn("admin", "too many admin connections; refused one", "max=%d", ADMIN_CONNS_MAX);
         return;
     }
     struct admin_conn *c = calloc(1, sizeof *c);
@@ -137,8 +135,7 @@ static void admin_reply(struct admin_conn *c, int status, const char *reason,
     admin_arm_send(c);
 }
 
-static void admin_reply_text(struct admin_conn *c, int status, const char *reason,
-                             const char *body)
+static void admin_reply_text(struct admin_conn *c, int status, const char *reason, const char *body)
 {
     admin_reply(c, status, reason, "text/plain; charset=utf-8", body, strlen(body));
 }

@@ -25,7 +25,7 @@ enum { ADMIN_REQUEST_BYTES_MAX = 4096, ADMIN_CONNS_MAX = 64, ADMIN_DEADLINE_MS =
 
 /* What the admin asks of the server it belongs to. */
 struct admin_hooks {
-    bool (*ready)(void *ctx);                    /* /readyz: true when serving */
+    bool (*ready)(void *ctx);                     /* /readyz: true when serving */
     void (*render_metrics)(void *ctx, FILE *out); /* /metrics body */
     void *ctx;
 };
@@ -33,12 +33,12 @@ struct admin_hooks {
 struct admin_conn;
 
 struct admin {
-    struct loop *loop;          /* the server thread's loop; not owned */
+    struct loop *loop; /* the server thread's loop; not owned */
     struct admin_hooks hooks;
-    int listen_fd;              /* owned */
+    int listen_fd; /* owned */
     bool accept_armed;
-    struct admin_conn *conns;   /* open admin connections (doubly linked) */
-    size_t conn_count;          /* at most ADMIN_CONNS_MAX; more are closed at once */
+    struct admin_conn *conns; /* open admin connections (doubly linked) */
+    size_t conn_count;        /* at most ADMIN_CONNS_MAX; more are closed at once */
 };
 
 /* Starts accepting on `listen_fd` (ownership passes to the admin). */

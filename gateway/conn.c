@@ -235,8 +235,8 @@ static bool conn_push_frame(struct conn *c, uint8_t opcode, const uint8_t *paylo
     size_t header_len = ws_frame_header_encode(header, opcode, true, len, NULL);
     struct out_chunk *chunk = out_chunk_new(header_len + len);
     if (chunk == NULL) {
-        log_warn("conn", "out of memory building a frame; closing the connection",
-                 "bytes=%zu", len);
+        log_warn("conn", "out of memory building a frame; closing the connection", "bytes=%zu",
+                 len);
         c->close_reason = GW_CLOSE_INTERNAL;
         conn_close_socket(c);
         return false;
@@ -256,15 +256,13 @@ bool conn_send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, siz
     if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
         return false;
     if (c->out.bytes > conn_opts(c)->send_queue_bytes_max) {
-        conn_start_close(c, WS_CLOSE_POLICY_VIOLATION, "send queue full",
-                         GW_CLOSE_SLOW_CONSUMER);
+        conn_start_close(c, WS_CLOSE_POLICY_VIOLATION, "send queue full", GW_CLOSE_SLOW_CONSUMER);
         return false;
     }
     return conn_push_frame(c, opcode, payload, len);
 }
 
-void conn_start_close(struct conn *c, uint16_t code, const char *reason,
-                      enum gw_close_reason why)
+void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why)
 {
     if (c->state != CONN_OPEN) {
         if (c->state == CONN_HANDSHAKE)
@@ -371,7 +369,7 @@ void conn_arm_open_timer(struct conn *c)
         uint64_t quiet = now - c->last_rx_ms;
         /* Quiet long enough that we just pinged: the next ping is an interval from now. */
         uint64_t ping_at = quiet >= o->ping_interval_ms ? now + o->ping_interval_ms
-                                                         : c->last_rx_ms + o->ping_interval_ms;
+                                                        : c->last_rx_ms + o->ping_interval_ms;
         if (ping_at < next)
             next = ping_at;
     }

@@ -35,26 +35,26 @@ enum conn_state {
 };
 
 struct conn {
-    struct worker *worker;      /* owner; the connection lives and dies on its thread */
-    struct conn *prev, *next;   /* worker->conns */
-    struct conn *flush_next;    /* worker->flush_list, valid while flush_queued */
-    struct tw_timer timer;      /* the one deadline that matters in the current state */
+    struct worker *worker;    /* owner; the connection lives and dies on its thread */
+    struct conn *prev, *next; /* worker->conns */
+    struct conn *flush_next;  /* worker->flush_list, valid while flush_queued */
+    struct tw_timer timer;    /* the one deadline that matters in the current state */
     struct ws_reader reader;
-    struct outq out;            /* frames and replies not yet written */
-    uint8_t *rx;                /* owned, NULL when idle: HTTP head or carried frame bytes */
+    struct outq out; /* frames and replies not yet written */
+    uint8_t *rx;     /* owned, NULL when idle: HTTP head or carried frame bytes */
     uint32_t rx_len, rx_cap;
-    uint8_t *msg;               /* owned, NULL when idle: data message being assembled */
+    uint8_t *msg; /* owned, NULL when idle: data message being assembled */
     uint32_t msg_len, msg_cap;
-    uint64_t last_rx_ms;        /* loop time of the last bytes received */
-    int fd;                     /* -1 once closed */
-    uint8_t state;              /* enum conn_state */
-    uint8_t close_reason;       /* enum gw_close_reason, set when the end began */
-    bool recv_armed;            /* a multishot recv is in flight */
-    bool send_inflight;         /* a sendmsg is in flight */
-    bool flush_queued;          /* on worker->flush_list */
-    bool close_sent;            /* our close frame is queued */
-    bool close_received;        /* the peer's close frame arrived */
-    bool counted_open;          /* included in connections_open */
+    uint64_t last_rx_ms;  /* loop time of the last bytes received */
+    int fd;               /* -1 once closed */
+    uint8_t state;        /* enum conn_state */
+    uint8_t close_reason; /* enum gw_close_reason, set when the end began */
+    bool recv_armed;      /* a multishot recv is in flight */
+    bool send_inflight;   /* a sendmsg is in flight */
+    bool flush_queued;    /* on worker->flush_list */
+    bool close_sent;      /* our close frame is queued */
+    bool close_received;  /* the peer's close frame arrived */
+    bool counted_open;    /* included in connections_open */
 };
 
 /* Takes a freshly accepted socket: allocates the connection, arms its receive and its

@@ -19,8 +19,7 @@ bool conn_queue_chunk(struct conn *c, struct out_chunk *chunk);
 /* Starts the closing handshake: queues a close frame with `code` and `reason`, moves to
  * CLOSING with the close_timeout deadline. Only from OPEN; from other states it closes the
  * socket. */
-void conn_start_close(struct conn *c, uint16_t code, const char *reason,
-                      enum gw_close_reason why);
+void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why);
 
 /* Closes the socket and moves to CLOSED (counted once under c->close_reason). The struct is
  * freed once no operation refers to it; the caller must not touch it after this returns

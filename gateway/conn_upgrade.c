@@ -62,8 +62,8 @@ void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error)
         conn_close_socket(c);
         return;
     }
-    reply->len = (uint32_t)ws_handshake_write_error((char *)reply->data, UPGRADE_REPLY_BYTES,
-                                                    error);
+    reply->len =
+        (uint32_t)ws_handshake_write_error((char *)reply->data, UPGRADE_REPLY_BYTES, error);
     assert(reply->len > 0);
     c->state = CONN_LINGER;
     bool queued = conn_queue_chunk(c, reply);
@@ -96,8 +96,7 @@ static void upgrade_accept(struct conn *c, const struct ws_handshake_result *res
         conn_close_socket(c);
         return;
     }
-    reply->len = (uint32_t)ws_handshake_write_101((char *)reply->data, UPGRADE_REPLY_BYTES,
-                                                  result);
+    reply->len = (uint32_t)ws_handshake_write_101((char *)reply->data, UPGRADE_REPLY_BYTES, result);
     assert(reply->len > 0);
     c->state = CONN_OPEN;
     c->close_reason = GW_CLOSE_PEER_GONE;
@@ -123,8 +122,8 @@ static void upgrade_handle_head(struct conn *c, const uint8_t *rest, size_t rest
     const struct gw_options *o = conn_opts(c);
     struct http_header headers[UPGRADE_HEADERS_MAX];
     struct http_request req;
-    size_t headers_max = o->max_headers < UPGRADE_HEADERS_MAX ? o->max_headers
-                                                               : UPGRADE_HEADERS_MAX;
+    size_t headers_max =
+        o->max_headers < UPGRADE_HEADERS_MAX ? o->max_headers : UPGRADE_HEADERS_MAX;
     enum http_parse_result parsed =
         http_request_parse((const char *)c->rx, c->rx_len, &req, headers, headers_max);
     if (parsed != HTTP_PARSE_OK) {

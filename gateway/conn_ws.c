@@ -63,8 +63,7 @@ static bool ws_assemble(struct conn *c, const uint8_t *data, size_t len)
     return true;
 }
 
-static void ws_on_data(void *ctx, uint8_t opcode, const uint8_t *data, size_t len,
-                       bool message_end)
+static void ws_on_data(void *ctx, uint8_t opcode, const uint8_t *data, size_t len, bool message_end)
 {
     struct conn *c = ctx;
     if (message_end)

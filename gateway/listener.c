@@ -53,8 +53,8 @@ int listener_open(const struct sockaddr *addr, socklen_t addr_len, bool reusepor
     return fd;
 fail:;
     int saved = errno;
-    snprintf(err, LISTENER_ERROR_BYTES, "listen %s: %s failed: %s%s", text, step,
-             strerror(saved), listener_advice(saved));
+    snprintf(err, LISTENER_ERROR_BYTES, "listen %s: %s failed: %s%s", text, step, strerror(saved),
+             listener_advice(saved));
     if (fd >= 0)
         close(fd);
     return -1;

@@ -50,8 +50,7 @@ static const struct metric_desc plain_metrics[] = {
      FIELD(messages_received)},
     {"tidegate_bytes_received_total", "counter", "Bytes read from client sockets.",
      FIELD(bytes_received)},
-    {"tidegate_bytes_sent_total", "counter", "Bytes written to client sockets.",
-     FIELD(bytes_sent)},
+    {"tidegate_bytes_sent_total", "counter", "Bytes written to client sockets.", FIELD(bytes_sent)},
     {"tidegate_pings_sent_total", "counter", "Server pings sent to quiet connections.",
      FIELD(pings_sent)},
     {"tidegate_recv_buffers_exhausted_total", "counter",
@@ -103,12 +102,13 @@ static void render_handshake(FILE *out, const struct gw_metrics *const *workers,
 void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsigned count)
 {
     assert(out != NULL && workers != NULL);
-    fprintf(out, "# HELP tidegate_build_info Version of the running binary.\n"
-                 "# TYPE tidegate_build_info gauge\n"
-                 "tidegate_build_info{version=\"%s\"} 1\n"
-                 "# HELP tidegate_workers Worker threads running.\n"
-                 "# TYPE tidegate_workers gauge\n"
-                 "tidegate_workers %u\n",
+    fprintf(out,
+            "# HELP tidegate_build_info Version of the running binary.\n"
+            "# TYPE tidegate_build_info gauge\n"
+            "tidegate_build_info{version=\"%s\"} 1\n"
+            "# HELP tidegate_workers Worker threads running.\n"
+            "# TYPE tidegate_workers gauge\n"
+            "tidegate_workers %u\n",
             TIDEGATE_VERSION, count);
     for (size_t i = 0; i < sizeof plain_metrics / sizeof plain_metrics[0]; i++)
         render_plain(out, &plain_metrics[i], workers, count);

@@ -38,13 +38,13 @@ struct gw_metrics {
     _Atomic uint64_t connections_closed[GW_CLOSE_REASON_COUNT];
     _Atomic uint64_t handshake_failures[WS_HS_ERROR_COUNT];
     _Atomic uint64_t frames_received;
-    _Atomic uint64_t frames_sent;        /* queued for sending */
-    _Atomic uint64_t messages_received;  /* whole data messages */
-    _Atomic uint64_t bytes_received;     /* TCP payload bytes read */
-    _Atomic uint64_t bytes_sent;         /* TCP payload bytes written */
+    _Atomic uint64_t frames_sent;       /* queued for sending */
+    _Atomic uint64_t messages_received; /* whole data messages */
+    _Atomic uint64_t bytes_received;    /* TCP payload bytes read */
+    _Atomic uint64_t bytes_sent;        /* TCP payload bytes written */
     _Atomic uint64_t pings_sent;
     _Atomic uint64_t recv_buffers_exhausted; /* multishot recv ended with ENOBUFS */
-    _Atomic uint64_t send_queue_bytes;   /* gauge: unsent bytes queued on the worker */
+    _Atomic uint64_t send_queue_bytes;       /* gauge: unsent bytes queued on the worker */
 };
 
 static inline void gw_metric_add(_Atomic uint64_t *m, uint64_t n)

@@ -32,8 +32,8 @@ const struct config_option gw_option_table[] = {
      "Largest HTTP upgrade request head; larger ones get 431."},
     {"max_headers", CONFIG_UINT, OPT(max_headers), "32", 4, 128, NULL,
      "Most header lines in the upgrade request; more get 431."},
-    {"handshake_timeout", CONFIG_DURATION, OPT(handshake_timeout_ms), "5s", 100, 120 * SEC,
-     NULL, "Time a new connection has to send its whole upgrade request; then 408."},
+    {"handshake_timeout", CONFIG_DURATION, OPT(handshake_timeout_ms), "5s", 100, 120 * SEC, NULL,
+     "Time a new connection has to send its whole upgrade request; then 408."},
     {"ping_interval", CONFIG_DURATION, OPT(ping_interval_ms), "25s", 0, 3600 * SEC, NULL,
      "Interval of server pings on quiet connections, well inside load balancer idle "
      "timeouts; 0 disables."},
@@ -48,8 +48,8 @@ const struct config_option gw_option_table[] = {
      "then need another defence against cross-site WebSocket hijacking)."},
     {"subprotocols", CONFIG_LIST, OPT(subprotocols), "", 0, 0, NULL,
      "Subprotocols we speak, in order of preference; empty negotiates none."},
-    {"send_queue_bytes_max", CONFIG_SIZE, OPT(send_queue_bytes_max), "1m", 4 * KIB,
-     1024 * MIB, NULL,
+    {"send_queue_bytes_max", CONFIG_SIZE, OPT(send_queue_bytes_max), "1m", 4 * KIB, 1024 * MIB,
+     NULL,
      "Unsent bytes a connection may have queued before more are refused and it is closed "
      "with 1008 (slow consumer)."},
     {"max_connections", CONFIG_UINT, OPT(max_connections), "100000", 1, 100000000, NULL,

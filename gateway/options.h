@@ -12,25 +12,25 @@
 enum { GW_WORKERS_MAX = 256 };
 
 struct gw_options {
-    struct config_addr listen;          /* public WebSocket listener */
-    struct config_addr admin_listen;    /* /healthz, /readyz, /metrics */
-    uint64_t workers;                   /* 0: one per online CPU */
-    bool echo;                          /* echo every data message (conformance, Autobahn) */
+    struct config_addr listen;       /* public WebSocket listener */
+    struct config_addr admin_listen; /* /healthz, /readyz, /metrics */
+    uint64_t workers;                /* 0: one per online CPU */
+    bool echo;                       /* echo every data message (conformance, Autobahn) */
     uint64_t max_message_bytes;
     uint64_t max_header_bytes;
     uint64_t max_headers;
     uint64_t handshake_timeout_ms;
-    uint64_t ping_interval_ms;          /* 0: no server pings */
-    uint64_t idle_timeout_ms;           /* 0: never */
+    uint64_t ping_interval_ms; /* 0: no server pings */
+    uint64_t idle_timeout_ms;  /* 0: never */
     uint64_t close_timeout_ms;
     struct config_list allowed_origins; /* empty: any Origin */
     struct config_list subprotocols;    /* ours, in order of preference */
     uint64_t send_queue_bytes_max;
-    uint64_t max_connections;           /* per process */
+    uint64_t max_connections; /* per process */
     uint64_t recv_buffer_bytes;
     uint64_t recv_buffer_count;
     uint64_t listen_backlog;
-    unsigned log_level;                 /* index into log level names */
+    unsigned log_level; /* index into log level names */
 };
 
 extern const struct config_option gw_option_table[];

@@ -206,9 +206,8 @@ static int server_init_loop(struct server *s, int admin_fd, const sigset_t *sign
         return -1;
     }
     server_arm_signal(s);
-    struct admin_hooks hooks = {.ready = server_ready,
-                                .render_metrics = server_render_metrics,
-                                .ctx = s};
+    struct admin_hooks hooks = {
+        .ready = server_ready, .render_metrics = server_render_metrics, .ctx = s};
     admin_start(&s->admin, &s->loop, admin_fd, &hooks);
     return 0;
 }

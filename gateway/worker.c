@@ -45,8 +45,8 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
     } else if (cqe->res != -ECANCELED) {
         /* EMFILE, ENFILE, ENOBUFS: retry later instead of spinning on the error. */
         log_warn("worker", "accept failed; retrying shortly",
-                 "worker=%u error=\"%s\" hint=\"raise LimitNOFILE if this is EMFILE\"",
-                 w->index, strerror(-cqe->res));
+                 "worker=%u error=\"%s\" hint=\"raise LimitNOFILE if this is EMFILE\"", w->index,
+                 strerror(-cqe->res));
         if (!w->accept_armed && !w->stopping)
             tw_arm(&w->loop.wheel, &w->accept_retry, w->loop.now_ms + WORKER_ACCEPT_RETRY_MS);
         return;
@@ -163,8 +163,8 @@ static int worker_setup(struct worker *w)
     if (ret != 0) {
         snprintf(w->start_error, sizeof w->start_error,
                  "could not set up %llu receive buffers of %llu bytes: %s",
-                 (unsigned long long)o->recv_buffer_count,
-                 (unsigned long long)o->recv_buffer_bytes, strerror(-ret));
+                 (unsigned long long)o->recv_buffer_count, (unsigned long long)o->recv_buffer_bytes,
+                 strerror(-ret));
         loop_destroy(&w->loop);
         return -1;
     }

@@ -37,30 +37,30 @@ struct worker_shared {
 
 struct worker {
     unsigned index;
-    int cpu;                       /* pinned core, or -1 when pinning failed */
+    int cpu; /* pinned core, or -1 when pinning failed */
     pthread_t thread;
     struct worker_shared *shared;
-    struct gw_metrics *metrics;    /* owned, 64-byte aligned */
-    int listen_fd;                 /* owned; -1 once closed */
+    struct gw_metrics *metrics; /* owned, 64-byte aligned */
+    int listen_fd;              /* owned; -1 once closed */
 
     /* Thread-owned state below: touched only by the worker thread while it runs. */
     struct loop loop;
     struct bufring recv_buffers;
     struct outq_pool outq_pool;
-    struct conn *conns;            /* every live connection (doubly linked) */
+    struct conn *conns; /* every live connection (doubly linked) */
     uint64_t conn_count;
-    struct conn *flush_list;       /* connections with output to submit this turn */
-    struct send_ctx *send_free;    /* recycled send contexts */
-    uint64_t send_ctx_count;       /* allocated (bounded by connections sending at once) */
-    struct tw_timer accept_retry;  /* re-arms accept after EMFILE and the like */
+    struct conn *flush_list;      /* connections with output to submit this turn */
+    struct send_ctx *send_free;   /* recycled send contexts */
+    uint64_t send_ctx_count;      /* allocated (bounded by connections sending at once) */
+    struct tw_timer accept_retry; /* re-arms accept after EMFILE and the like */
     bool accept_armed;
     bool stopping;
     uint64_t stop_deadline_ms;
 
     /* Handover with the server thread. */
     _Atomic bool stop_requested;
-    _Atomic int started;           /* 0 starting, 1 running, -1 failed (see start_error) */
-    _Atomic bool exited;           /* the thread has finished; worker_join will not block */
+    _Atomic int started; /* 0 starting, 1 running, -1 failed (see start_error) */
+    _Atomic bool exited; /* the thread has finished; worker_join will not block */
     char start_error[LOOP_ERROR_BYTES];
 };
 
