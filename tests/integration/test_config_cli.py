@@ -1,0 +1,203 @@
+"""Configuration as an operator meets it: `--help` documents every option with its default,
+`--check-config FILE` validates a file before a deploy, and every mistake (in a file or on
+the command line) is refused with exit code 2 and a sentence that names the option, the
+value and what would have been accepted. Options set in a file and on the command line
+take effect (the command line wins)."""
+
+import os
+import re
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from tidegate_harness import (OP_BINARY, SOURCE_DIR, Message, RawClient,  # noqa: E402
+                              Server, run_binary)
+
+# Every option of the spec with its documented default, as --help should show it.
+DEFAULTS = {
+    "listen": "0.0.0.0:8080", "admin_listen": "127.0.0.1:9090", "workers": "0",
+    "echo": "false", "max_message_bytes": "1m", "max_header_bytes": "8k", "max_headers": "32",
+    "handshake_timeout": "5s", "ping_interval": "25s", "idle_timeout": "60s",
+    "close_timeout": "5s", "allowed_origins": None, "subprotocols": None,
+    "send_queue_bytes_max": "1m", "max_connections": "100000", "recv_buffer_bytes": "16k",
+    "recv_buffer_count": "512", "log_level": "info",
+}
+
+
+def flag(name):
+    return "--" + name.replace("_", "-")
+
+
+class ConfigFiles(unittest.TestCase):
+    def write_config(self, text):
+        handle = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        handle.write(text)
+        handle.close()
+        self.addCleanup(os.unlink, handle.name)
+        return handle.name
+
+    def assert_usage_error(self, result, *must_mention):
+        """Exit 2, a message on stderr mentioning every string in `must_mention`."""
+        self.assertEqual(result.returncode, 2, f"stdout={result.stdout!r} stderr={result.stderr!r}")
+        message = result.stderr
+        self.assertTrue(message.strip(), "the error must be explained on stderr")
+        for text in must_mention:
+            self.assertIn(text, message)
+        self.assertNotIn("Segmentation", message)
+        return message
+
+
+class TestHelp(ConfigFiles):
+    def test_help_lists_every_option_with_its_default_and_exits_0(self):
+        result = run_binary("--help")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        text = result.stdout
+        positions = sorted((text.find(flag(name)), name) for name in DEFAULTS)
+        for pos, name in positions:
+            self.assertGreaterEqual(pos, 0, f"--help does not mention {flag(name)}")
+        # the default of each option is shown in its own entry (between its flag and the next)
+        starts = [m.start() for m in re.finditer(r"(?m)^\s*--[a-z]", text)]
+        for name, default in DEFAULTS.items():
+            if default is None:
+                continue
+            start = text.find(flag(name))
+            end = min([s for s in starts if s > start] + [len(text)])
+            self.assertIn(default, text[start:end], f"--help entry of {flag(name)} should "
+                          f"show its default {default}:\n{text[start:end]}")
+
+    def test_help_and_docs_configuration_list_the_same_options(self):
+        doc_path = os.path.join(SOURCE_DIR, "docs", "configuration.md")
+        self.assertTrue(os.path.exists(doc_path), "docs/configuration.md documents the options")
+        with open(doc_path, encoding="utf-8") as f:
+            doc = f.read()
+        help_text = run_binary("--help").stdout
+        flags = set(re.findall(r"(?m)^\s*--([a-z][a-z0-9-]*)", help_text))
+        flags -= {"config", "check-config", "help", "version"}
+        self.assertTrue(flags >= {flag(n)[2:] for n in DEFAULTS}, flags)
+        for f in sorted(flags):
+            self.assertIn(f.replace("-", "_"), doc, f"docs/configuration.md lacks {f}")
+
+
+class TestCheckConfig(ConfigFiles):
+    def test_good_file_is_accepted_and_printed(self):
+        path = self.write_config(
+            "# production settings\n"
+            "\n"
+            "listen = 0.0.0.0:8443\n"
+            "admin_listen = 127.0.0.1:9191\n"
+            "workers = 4\n"
+            "echo = false\n"
+            "max_message_bytes = 64k\n"
+            "max_header_bytes = 16k\n"
+            "max_headers = 64\n"
+            "handshake_timeout = 250ms\n"
+            "ping_interval = 20s\n"
+            "idle_timeout = 2m\n"
+            "close_timeout = 3s\n"
+            "allowed_origins = https://app.example.com, https://admin.example.com\n"
+            "subprotocols = chat.v2,chat.v1\n"
+            "send_queue_bytes_max = 16m\n"
+            "max_connections = 50000\n"
+            "recv_buffer_bytes = 32k\n"
+            "recv_buffer_count = 1024\n"
+            "log_level = warn\n")
+        result = run_binary("--check-config", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout + result.stderr, r"(?i)\bok\b|valid")
+        self.assertIn("chat.v2", result.stdout, "the checked configuration is printed")
+        self.assertIn("0.0.0.0:8443", result.stdout)
+
+    def test_bad_size_names_file_line_option_value_and_what_is_allowed(self):
+        path = self.write_config("echo = true\n\nmax_message_bytes = 12x\n")
+        message = self.assert_usage_error(run_binary("--check-config", path),
+                                          f"{path}:3", "max_message_bytes", "12x")
+        self.assertRegex(message, r"\d+[kKmM]", "the message shows what a size looks like")
+
+    def test_bad_enum_lists_the_allowed_values(self):
+        path = self.write_config("log_level = loud\n")
+        self.assert_usage_error(run_binary("--check-config", path), f"{path}:1", "log_level",
+                                "loud", "debug", "info", "warn", "error")
+
+    def test_bad_bool_says_true_or_false(self):
+        path = self.write_config("echo = maybe\n")
+        self.assert_usage_error(run_binary("--check-config", path), "echo", "maybe", "true",
+                                "false")
+
+    def test_bad_duration_names_option_and_value(self):
+        path = self.write_config("handshake_timeout = soon\n")
+        message = self.assert_usage_error(run_binary("--check-config", path),
+                                          "handshake_timeout", "soon")
+        self.assertRegex(message, r"\d+(ms|s)\b", "the message shows what a duration looks like")
+
+    def test_number_out_of_range_names_the_range(self):
+        path = self.write_config("max_headers = 100000000\n")
+        self.assert_usage_error(run_binary("--check-config", path), "max_headers", "100000000")
+
+    def test_unknown_option_in_file(self):
+        path = self.write_config("max_mesage_bytes = 1m\n")
+        message = self.assert_usage_error(run_binary("--check-config", path),
+                                          f"{path}:1", "max_mesage_bytes")
+        self.assertIn("unknown", message.lower())
+
+    def test_line_without_equals_sign(self):
+        path = self.write_config("echo = true\nthis line has no equals sign\n")
+        self.assert_usage_error(run_binary("--check-config", path), f"{path}:2")
+
+    def test_missing_file_is_a_usage_error(self):
+        result = run_binary("--check-config", "/nonexistent/tidegate.conf")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("/nonexistent/tidegate.conf", result.stderr)
+
+
+class TestCommandLineErrors(ConfigFiles):
+    def test_unknown_option_is_refused_with_a_sentence(self):
+        message = self.assert_usage_error(run_binary("--frobnicate", "yes"), "--frobnicate")
+        self.assertIn("--help", message, "the sentence says where to look")
+
+    def test_bad_values_name_option_and_value(self):
+        for args, option, value in (
+                (["--workers", "abc"], "workers", "abc"),
+                (["--max-message-bytes=12x"], "max_message_bytes", "12x"),
+                (["--listen", "localhost:80"], "listen", "localhost:80"),
+                (["--log-level", "loud"], "log_level", "loud"),
+                (["--idle-timeout", "-5s"], "idle_timeout", "-5s"),
+                (["--echo", "perhaps"], "echo", "perhaps")):
+            with self.subTest(args=args):
+                self.assert_usage_error(run_binary(*args), option, value)
+
+    def test_option_without_its_value(self):
+        self.assert_usage_error(run_binary("--workers"), "--workers")
+
+    def test_config_without_file_name(self):
+        self.assert_usage_error(run_binary("--config"), "--config")
+
+
+class TestOptionsTakeEffect(ConfigFiles):
+    def assert_echo_limit(self, server, fits, too_big):
+        client = RawClient.connect(server.ws_port)
+        try:
+            client.send_binary(b"f" * fits)
+            self.assertEqual(client.recv_message(), Message(OP_BINARY, b"f" * fits))
+            client.send_binary(b"t" * too_big)
+            client.expect_close(1009)
+        finally:
+            client.abort()
+
+    def test_config_file_settings_apply(self):
+        path = self.write_config("echo = true\nmax_message_bytes = 1k\nping_interval = 0\n")
+        with Server("--config", path) as server:
+            self.assert_echo_limit(server, fits=1024, too_big=1025)
+
+    def test_command_line_overrides_the_file(self):
+        path = self.write_config("echo = true\nmax_message_bytes = 1k\n")
+        with Server("--config", path, "--max-message-bytes", "4k") as server:
+            self.assert_echo_limit(server, fits=4096, too_big=4097)
+
+    def test_equals_form_on_the_command_line(self):
+        with Server("--echo=true", "--max-message-bytes=2k") as server:
+            self.assert_echo_limit(server, fits=2048, too_big=2049)
+
+
+if __name__ == "__main__":
+    unittest.main()

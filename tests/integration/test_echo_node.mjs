@@ -1,0 +1,270 @@
+// Echo through the most used Node.js client, ws (version pinned in package.json), against
+// `tidegate --echo true`: sizes, text and binary, fragmented sends, ping/pong, the close
+// handshake with the client's code and reason, and 200 clients at once.
+//
+// Runs with `node --test test_echo_node.mjs` in tests/integration (ctest does this), after
+// `npm install --prefix tests/integration`. TIDEGATE_BIN names the binary.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SOURCE_DIR = process.env.TIDEGATE_SOURCE_DIR || join(here, '..', '..');
+const BINARY = process.env.TIDEGATE_BIN || join(SOURCE_DIR, 'build', 'tidegate');
+const TIMEOUT_MS = 30000;
+const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
+const MIB = 1024 * 1024;
+
+// ---- the server process (same contract as tests/pylib/tidegate_harness.py) ----
+
+function logField(line, key) {
+  const m = line.match(new RegExp(`(?:^| )${key}=("(?:[^"\\\\]|\\\\.)*"|\\S*)`));
+  if (!m) return undefined;
+  return m[1].startsWith('"') ? m[1].slice(1, -1) : m[1];
+}
+
+function startServer(args, workers = 2) {
+  assert.ok(existsSync(BINARY), `no tidegate binary at ${BINARY} (build it or set TIDEGATE_BIN)`);
+  const proc = spawn(BINARY, ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
+    '--workers', String(workers), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = { proc, lines: [], wsPort: null, adminPort: null };
+  const tail = () => server.lines.slice(-40).join('\n');
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    let ready = false;
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`tidegate did not log "ready" within 10 s\n${tail()}`));
+    }, 10000);
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      pending += chunk;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        server.lines.push(line);
+        const msg = logField(line, 'msg');
+        if (msg === 'listening') {
+          const port = Number(logField(line, 'addr').split(':').pop());
+          if (logField(line, 'kind') === 'ws' && server.wsPort === null) server.wsPort = port;
+          if (logField(line, 'kind') === 'admin' && server.adminPort === null) server.adminPort = port;
+        } else if (msg === 'ready' && !ready) {
+          ready = true;
+          clearTimeout(timer);
+          if (server.wsPort === null || server.adminPort === null) {
+            reject(new Error(`"ready" without both "listening" lines\n${tail()}`));
+          } else {
+            resolve(server);
+          }
+        }
+      }
+    });
+    proc.on('exit', (code, signal) => {
+      server.exit = { code, signal };
+      if (!ready) {
+        clearTimeout(timer);
+        reject(new Error(`tidegate exited (${code ?? signal}) before "ready"\n${tail()}`));
+      }
+    });
+  });
+}
+
+async function stopServer(server) {
+  const exited = server.exit ? Promise.resolve(server.exit)
+    : new Promise((resolve) => server.proc.on('exit', (code, signal) => resolve({ code, signal })));
+  server.proc.kill('SIGTERM');
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 20000); });
+  const result = await Promise.race([exited, timeout]);
+  clearTimeout(timer);
+  const tail = server.lines.slice(-40).join('\n');
+  if (result === null) {
+    server.proc.kill('SIGKILL');
+    assert.fail(`tidegate did not exit within 20 s of SIGTERM\n${tail}`);
+  }
+  for (const line of server.lines) {
+    for (const marker of SANITIZER_MARKERS) {
+      assert.ok(!line.includes(marker), `sanitizer report in tidegate stderr: ${line}`);
+    }
+  }
+  assert.deepEqual(result, { code: 0, signal: null }, `tidegate did not exit cleanly\n${tail}`);
+}
+
+async function scrapeMetrics(server) {
+  const res = await fetch(`http://127.0.0.1:${server.adminPort}/metrics`);
+  assert.equal(res.status, 200);
+  return await res.text();
+}
+
+function metricSum(text, name, labelFilter = '') {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/);
+    if (m && m[1] === name && (m[2] || '').includes(labelFilter)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+// ---- a client whose messages can be awaited one at a time ----
+
+function withDeadline(promise, what) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms: ${what}`)), TIMEOUT_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function open(server, options = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.wsPort}/`,
+    { perMessageDeflate: false, maxPayload: 4 * MIB, ...options });
+  const queue = [];
+  const waiters = [];
+  ws.on('message', (data, isBinary) => {
+    const item = { data, isBinary };
+    if (waiters.length) waiters.shift()(item); else queue.push(item);
+  });
+  ws.nextMessage = () => withDeadline(new Promise((resolve) => {
+    if (queue.length) resolve(queue.shift()); else waiters.push(resolve);
+  }), 'an echoed message');
+  ws.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return withDeadline(new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  }), 'the opening handshake');
+}
+
+function sendAsync(ws, data, options = {}) {
+  return new Promise((resolve, reject) => ws.send(data, options, (err) => (err ? reject(err) : resolve())));
+}
+
+async function closeAsync(ws, code = 1000, reason = '') {
+  ws.close(code, reason);
+  return withDeadline(ws.closed, 'the close handshake');
+}
+
+function textOf(size) {
+  const unit = 'tidegate ✓ κόσμε 𤭢 ';
+  const unitBytes = Buffer.byteLength(unit);
+  return unit.repeat(Math.floor(size / unitBytes)) + 'x'.repeat(size % unitBytes);
+}
+
+function binaryOf(size) {
+  const buf = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) buf[i] = (i * 7) & 0xff;
+  return buf;
+}
+
+// ---- the scenarios ----
+
+describe('echo with the ws client', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['--echo', 'true', '--max-message-bytes', '2m',
+      '--send-queue-bytes-max', '8m']);
+  });
+  after(async () => { if (server) await stopServer(server); });
+
+  for (const size of [0, 1, 125, 126, 65535, 65536, MIB]) {
+    it(`echoes a ${size}-byte text message as text, unchanged`, async () => {
+      const ws = await open(server);
+      const text = textOf(size);
+      assert.equal(Buffer.byteLength(text), size);
+      await sendAsync(ws, text);
+      const { data, isBinary } = await ws.nextMessage();
+      assert.equal(isBinary, false);
+      assert.equal(data.toString('utf8'), text);
+      assert.equal((await closeAsync(ws)).code, 1000);
+    });
+
+    it(`echoes a ${size}-byte binary message as binary, unchanged`, async () => {
+      const ws = await open(server);
+      const blob = binaryOf(size);
+      await sendAsync(ws, blob, { binary: true });
+      const { data, isBinary } = await ws.nextMessage();
+      assert.equal(isBinary, true);
+      assert.ok(blob.equals(data), `${size}-byte binary changed`);
+      assert.equal((await closeAsync(ws)).code, 1000);
+    });
+  }
+
+  it('joins a text message sent in fragments (fin: false) and echoes it whole', async () => {
+    const ws = await open(server);
+    await sendAsync(ws, 'first ', { fin: false });
+    await sendAsync(ws, 'κόσμε ', { fin: false });
+    await sendAsync(ws, 'last', { fin: true });
+    const { data, isBinary } = await ws.nextMessage();
+    assert.equal(isBinary, false);
+    assert.equal(data.toString('utf8'), 'first κόσμε last');
+    await closeAsync(ws);
+  });
+
+  it('joins a binary message sent in fragments, with a ping between them', async () => {
+    const ws = await open(server);
+    const parts = [binaryOf(70000), binaryOf(0), binaryOf(125)];
+    const pong = new Promise((resolve) => ws.once('pong', resolve));
+    await sendAsync(ws, parts[0], { binary: true, fin: false });
+    ws.ping(Buffer.from('mid-message'));
+    await sendAsync(ws, parts[1], { binary: true, fin: false });
+    await sendAsync(ws, parts[2], { binary: true, fin: true });
+    assert.equal((await withDeadline(pong, 'the pong')).toString(), 'mid-message');
+    const { data, isBinary } = await ws.nextMessage();
+    assert.equal(isBinary, true);
+    assert.ok(Buffer.concat(parts).equals(data));
+    await closeAsync(ws);
+  });
+
+  it('answers pings with pongs carrying the same payload', async () => {
+    const ws = await open(server);
+    for (const payload of [Buffer.alloc(0), Buffer.from('hello'), binaryOf(125)]) {
+      const pong = new Promise((resolve) => ws.once('pong', resolve));
+      ws.ping(payload);
+      assert.ok(payload.equals(await withDeadline(pong, 'the pong')));
+    }
+    await closeAsync(ws);
+  });
+
+  for (const [code, reason] of [[1000, ''], [1001, 'tab closed'], [3000, 'app: bye'], [4999, 'κόσμε']]) {
+    it(`answers close ${code} "${reason}" with the same code and reason`, async () => {
+      const ws = await open(server);
+      await sendAsync(ws, 'still here');
+      await ws.nextMessage();
+      const closed = await closeAsync(ws, code, reason);
+      assert.equal(closed.code, code);
+      assert.equal(closed.reason, reason);
+    });
+  }
+
+  it('serves 200 clients at once, each getting its own echoes', async () => {
+    const before = await scrapeMetrics(server);
+    const clients = [];
+    for (let batch = 0; batch < 4; batch++) {
+      clients.push(...await Promise.all(Array.from({ length: 50 }, () => open(server))));
+    }
+    const during = await scrapeMetrics(server);
+    assert.ok(metricSum(during, 'tidegate_connections_open') -
+      metricSum(before, 'tidegate_connections_open') >= 200, 'the open-connections gauge counts all 200');
+    for (const worker of ['0', '1']) {
+      assert.ok(metricSum(during, 'tidegate_connections_accepted_total', `worker="${worker}"`) >
+        metricSum(before, 'tidegate_connections_accepted_total', `worker="${worker}"`),
+        `worker ${worker} accepted none of 200 connections`);
+    }
+    await Promise.all(clients.map(async (ws, i) => {
+      for (let round = 0; round < 3; round++) {
+        const message = `client ${i} round ${round} ${'y'.repeat(i)}`;
+        await sendAsync(ws, message);
+        const { data } = await ws.nextMessage();
+        assert.equal(data.toString(), message);
+      }
+    }));
+    const closes = await Promise.all(clients.map((ws) => closeAsync(ws)));
+    assert.ok(closes.every((c) => c.code === 1000));
+  });
+});
