@@ -19,15 +19,15 @@
 
 enum {
     TW_TICK_MS = 1,
-    TW_LEVEL_BITS = 6,        /* 64 slots per level */
-    TW_LEVELS = 5,            /* 64^5 ticks: about 12.4 days at 1 ms */
+    TW_LEVEL_BITS = 6, /* 64 slots per level */
+    TW_LEVELS = 5,     /* 64^5 ticks: about 12.4 days at 1 ms */
 };
 #define TW_RANGE_MS ((uint64_t)1 << (TW_LEVEL_BITS * TW_LEVELS))
 
 /* Embedded in the owner. Zero-initialised (or tw_timer_init) means not armed. */
 struct tw_timer {
     struct tw_timer *next;
-    struct tw_timer **pprev;  /* NULL when not armed */
+    struct tw_timer **pprev; /* NULL when not armed */
     uint64_t expires_ms;
 };
 
@@ -35,11 +35,17 @@ struct timer_wheel;
 /* Called once per expired timer, after it is unlinked (so it may re-arm itself). */
 typedef void (*tw_expire_fn)(struct tw_timer *timer, void *ctx);
 
+/* Level k holds timers whose expiry first differs from now_ms in the k-th group of 6 bits;
+ * its slot is that group of the expiry. A slot is examined when now_ms reaches its start:
+ * level 0 timers fire, higher levels cascade down. `occupied` bitmaps find the next
+ * non-empty slot with one ctz, which is how long idle stretches are skipped. */
 struct timer_wheel {
-    uint64_t now_ms;                     /* time the wheel has advanced to */
+    uint64_t now_ms; /* time the wheel has advanced to */
     size_t armed_count;
     tw_expire_fn expire;
     void *ctx;
+    struct tw_timer *due;         /* armed with a time already past: next advance */
+    uint64_t occupied[TW_LEVELS]; /* bit s set: slots[level][s] is not empty */
     struct tw_timer *slots[TW_LEVELS][1u << TW_LEVEL_BITS];
 };
 
