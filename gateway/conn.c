@@ -285,6 +285,32 @@ void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
 }
 
+void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why)
+{
+    struct worker *w = c->worker;
+    if (c->state == CONN_OPEN) {
+        c->close_reason = (uint8_t)why;
+        uint8_t payload[WS_CONTROL_PAYLOAD_BYTES_MAX];
+        size_t len = ws_close_payload_encode(payload, code, reason);
+        if (!conn_push_frame(c, WS_OP_CLOSE, payload, len))
+            return;
+        c->close_sent = true;
+    } else if (c->state != CONN_CLOSING) {
+        conn_close_socket(c);
+        return;
+    }
+    c->state = CONN_LINGER;
+    free(c->msg);
+    c->msg = NULL;
+    c->msg_len = c->msg_cap = 0;
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+    tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
+    if (outq_empty(&c->out) && !c->send_inflight)
+        shutdown(c->fd, SHUT_WR);
+}
+
 void conn_flush(struct conn *c)
 {
     assert(!c->flush_queued);

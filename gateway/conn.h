@@ -1,8 +1,10 @@
 /* A client connection: its life from accept to free, as one state machine.
  *
  *   HANDSHAKE --101--> OPEN --close sent or received--> CLOSING --> CLOSED
- *       |                                                               ^
- *       +--HTTP error reply--> LINGER (reply sent, FIN sent, wait EOF) -+
+ *       |               |                                              ^
+ *       |               +--protocol error: close frame--+              |
+ *       +--HTTP error reply-----------------------------+-> LINGER ----+
+ *                                     (output written, FIN sent, input discarded until EOF)
  *
  * Memory contract: an idle OPEN connection holds only this struct (no receive buffer, no
  * send buffer). `rx` exists only while an HTTP head or a split frame header/control frame
@@ -30,7 +32,8 @@ enum conn_state {
     CONN_HANDSHAKE, /* reading the HTTP upgrade request */
     CONN_OPEN,      /* WebSocket open */
     CONN_CLOSING,   /* close frame sent and/or received; waiting for the other half */
-    CONN_LINGER,    /* HTTP error reply queued; after it, FIN, then wait for EOF */
+    CONN_LINGER,    /* final output queued (HTTP error or failing close frame); then FIN,
+                       input discarded until EOF or close_timeout */
     CONN_CLOSED,    /* socket closed; waiting for in-flight operations to finish */
 };
 

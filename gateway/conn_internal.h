@@ -21,6 +21,12 @@ bool conn_queue_chunk(struct conn *c, struct out_chunk *chunk);
  * socket. */
 void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why);
 
+/* Fails the connection (RFC 6455 7.1.7): queues a close frame with `code` unless one was
+ * sent already, then stops reading frames and lingers: once the frame is written, FIN; what
+ * the peer still sends is discarded until its EOF or close_timeout. Closing at once would
+ * make the kernel answer the unread bytes with a reset that can destroy the close frame. */
+void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why);
+
 /* Closes the socket and moves to CLOSED (counted once under c->close_reason). The struct is
  * freed once no operation refers to it; the caller must not touch it after this returns
  * unless it knows an operation is still in flight (the completion handlers do). */

@@ -113,7 +113,7 @@ static void upgrade_accept(struct conn *c, const struct ws_handshake_result *res
     if (head_len > head_bytes)
         conn_ws_on_bytes(c, head + head_bytes, head_len - head_bytes);
     free(head);
-    if (rest_len > 0 && c->state != CONN_CLOSED)
+    if (rest_len > 0 && (c->state == CONN_OPEN || c->state == CONN_CLOSING))
         conn_ws_on_bytes(c, (uint8_t *)rest, rest_len);
 }
 

@@ -122,12 +122,10 @@ static const struct ws_reader_ops ws_ops = {.on_data = ws_on_data, .on_control =
 static ssize_t ws_feed(struct conn *c, uint8_t *data, size_t len)
 {
     ssize_t consumed = ws_reader_feed(&c->reader, data, len, &ws_ops, c);
-    if (consumed < 0 && c->state == CONN_OPEN) {
+    if (consumed < 0) {
         uint16_t code = c->reader.error;
         log_debug("conn", "protocol violation", "close_code=%u", code);
-        conn_start_close(c, code, ws_error_text(code), ws_error_reason(code));
-    } else if (consumed < 0) {
-        conn_close_socket(c); /* already closing: no second close frame */
+        conn_fail(c, code, ws_error_text(code), ws_error_reason(code));
     }
     return consumed;
 }
@@ -165,7 +163,7 @@ static ssize_t ws_feed_carry(struct conn *c, const uint8_t *data, size_t len)
     size_t take = WS_CARRY_CAP - old < len ? WS_CARRY_CAP - old : len;
     memcpy(c->rx + old, data, take);
     ssize_t consumed = ws_feed(c, c->rx, old + take);
-    if (consumed < 0 || c->state == CONN_CLOSED)
+    if (consumed < 0 || c->state == CONN_CLOSED || c->state == CONN_LINGER)
         return -1;
     if ((size_t)consumed < old || c->reader.closed) {
         /* Still incomplete: the element needs more than this span held, or the reader
@@ -194,7 +192,7 @@ void conn_ws_on_bytes(struct conn *c, uint8_t *data, size_t len)
         len -= (size_t)used;
     }
     ssize_t consumed = ws_feed(c, data, len);
-    if (consumed < 0 || c->state == CONN_CLOSED || c->reader.closed)
+    if (consumed < 0 || c->state == CONN_CLOSED || c->state == CONN_LINGER || c->reader.closed)
         return;
     if ((size_t)consumed < len)
         ws_carry(c, data + consumed, len - (size_t)consumed);
