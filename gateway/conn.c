@@ -262,8 +262,10 @@ bool conn_send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, siz
     return conn_push_frame(c, opcode, payload, len);
 }
 
-void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why)
+void conn_start_close_payload(struct conn *c, const uint8_t *payload, size_t len,
+                              enum gw_close_reason why)
 {
+    assert(len <= WS_CONTROL_PAYLOAD_BYTES_MAX);
     if (c->state != CONN_OPEN) {
         if (c->state == CONN_HANDSHAKE)
             c->close_reason = (uint8_t)why;
@@ -278,11 +280,16 @@ void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw
     free(c->msg);
     c->msg = NULL;
     c->msg_len = c->msg_cap = 0;
-    uint8_t payload[WS_CONTROL_PAYLOAD_BYTES_MAX];
-    size_t len = ws_close_payload_encode(payload, code, reason);
     if (!conn_push_frame(c, WS_OP_CLOSE, payload, len))
         return;
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
+}
+
+void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why)
+{
+    uint8_t payload[WS_CONTROL_PAYLOAD_BYTES_MAX];
+    size_t len = ws_close_payload_encode(payload, code, reason);
+    conn_start_close_payload(c, payload, len, why);
 }
 
 void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why)

@@ -21,6 +21,11 @@ bool conn_queue_chunk(struct conn *c, struct out_chunk *chunk);
  * socket. */
 void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why);
 
+/* The same with a ready payload (code + reason, at most 125 bytes), e.g. the peer's own close
+ * payload echoed back. */
+void conn_start_close_payload(struct conn *c, const uint8_t *payload, size_t len,
+                              enum gw_close_reason why);
+
 /* Fails the connection (RFC 6455 7.1.7): queues a close frame with `code` unless one was
  * sent already, then stops reading frames and lingers: once the frame is written, FIN; what
  * the peer still sends is discarded until its EOF or close_timeout. Closing at once would

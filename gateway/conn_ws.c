@@ -90,9 +90,12 @@ static void ws_on_close_frame(struct conn *c, const uint8_t *payload, size_t len
 {
     c->close_received = true;
     if (c->state == CONN_OPEN) {
-        /* Echo the peer's code (RFC 6455 5.5.1); an empty close is answered with 1000. */
-        uint16_t code = len >= 2 ? (uint16_t)(payload[0] << 8 | payload[1]) : WS_CLOSE_NORMAL;
-        conn_start_close(c, code, "", GW_CLOSE_CLIENT);
+        /* Echo the peer's code and reason (RFC 6455 5.5.1: the reader has validated both);
+         * an empty close is answered with 1000. */
+        if (len >= 2)
+            conn_start_close_payload(c, payload, len, GW_CLOSE_CLIENT);
+        else
+            conn_start_close(c, WS_CLOSE_NORMAL, "", GW_CLOSE_CLIENT);
     }
     if (c->state == CONN_CLOSING && outq_empty(&c->out) && !c->send_inflight)
         conn_close_socket(c);
