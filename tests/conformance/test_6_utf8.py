@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tidegate_harness import (OP_BINARY, OP_CONT, OP_TEXT, Message,  # noqa: E402
                               ServerTestCase, build_frame)
 
-KOSME = "κόσμε".encode("utf-8")                       # ce ba e1 bd b9 cf 83 ce bc ce b5
+KOSME = bytes.fromhex("cebae1bdb9cf83cebcceb5")      # κόσμε, with U+1F79 as Autobahn has it
 HELLO_UTF8 = "Hello-µ@ßöäüàá-UTF-8!!".encode("utf-8")
 TOO_HIGH = b"\xf4\x90\x80\x80"                          # would be U+110000
 EDITED = b"edited"

@@ -156,7 +156,8 @@ class TestInvalidClose(ServerTestCase):
     def test_close_with_invalid_utf8_reason(self):
         """7.5.1: a reason that is not UTF-8 (κόσμε F4 90 80 80 "edited") gets 1007."""
         client = self.connect()
-        client.send_frame(OP_CLOSE, close_payload(1000, "κόσμε".encode() + b"\xf4\x90\x80\x80edited"))
+        client.send_frame(OP_CLOSE, close_payload(1000, bytes.fromhex("cebae1bdb9cf83cebcceb5") +
+                                                  b"\xf4\x90\x80\x80edited"))
         client.close_sent = True
         client.expect_close(1007)
 

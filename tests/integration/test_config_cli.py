@@ -166,6 +166,15 @@ class TestCommandLineErrors(ConfigFiles):
             with self.subTest(args=args):
                 self.assert_usage_error(run_binary(*args), option, value)
 
+    def test_idle_timeout_must_exceed_ping_interval(self):
+        """Clients answering every ping would still be cut: refused, naming both options."""
+        self.assert_usage_error(run_binary("--ping-interval", "20s", "--idle-timeout", "10s"),
+                                "idle_timeout", "ping_interval")
+
+    def test_recv_buffer_count_must_be_a_power_of_two(self):
+        self.assert_usage_error(run_binary("--recv-buffer-count", "100"), "recv_buffer_count",
+                                "100")
+
     def test_option_without_its_value(self):
         self.assert_usage_error(run_binary("--workers"), "--workers")
 
@@ -193,6 +202,13 @@ class TestOptionsTakeEffect(ConfigFiles):
         path = self.write_config("echo = true\nmax_message_bytes = 1k\n")
         with Server("--config", path, "--max-message-bytes", "4k") as server:
             self.assert_echo_limit(server, fits=4096, too_big=4097)
+
+    def test_workers_0_means_one_per_online_cpu(self):
+        with Server(workers=0) as server:
+            _, line = server.wait_for_log(r'msg="listening" kind=ws')
+            self.assertIn(f"workers={os.cpu_count()}", line)
+            self.assertEqual(server.metrics().label_values("tidegate_connections_open", "worker"),
+                             {str(w) for w in range(os.cpu_count())})
 
     def test_equals_form_on_the_command_line(self):
         with Server("--echo=true", "--max-message-bytes=2k") as server:

@@ -49,7 +49,8 @@ class TestKeepalive(ServerTestCase):
             if not isinstance(event, Ping):
                 break
         elapsed = time.monotonic() - started
-        self.assertEqual(event, Close(1001, event.reason if isinstance(event, Close) else b""))
+        self.assertIsInstance(event, Close)
+        self.assertEqual(event.code, 1001)
         self.assertGreaterEqual(elapsed, IDLE_TIMEOUT_S - 1.0,
                                 "closed before idle_timeout had passed")
         client.send_close(1001)

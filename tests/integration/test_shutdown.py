@@ -9,7 +9,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from tidegate_harness import RawClient, Server, upgrade_request  # noqa: E402
+from tidegate_harness import Close, RawClient, Server, upgrade_request  # noqa: E402
 
 
 class TestShutdown(unittest.TestCase):
@@ -47,7 +47,9 @@ class TestShutdown(unittest.TestCase):
         server.proc.send_signal(signal.SIGTERM)
         answering.expect_close(1001, half_close=False)
         self.assertEqual(server.wait_exit(20), 0)
+        # the silent client did get its close before the process went away
         event = silent.next_event()
+        self.assertIsInstance(event, Close)
         self.assertEqual(event.code, 1001)
 
     def test_exit_with_a_client_in_the_middle_of_its_handshake(self):

@@ -679,6 +679,7 @@ class RawClient:
         self.subprotocol = None
         self._partial = None   # (opcode, bytearray) of a fragmented message being received
         self.close_sent = False
+        self.write_refused = False
 
     @classmethod
     def connect(cls, port, path="/", headers=None, timeout=10.0, rcvbuf=None, key=None,
@@ -745,12 +746,19 @@ class RawClient:
 
     def send_raw(self, data, chop=None, delay_s=0.0):
         """Sends bytes as they are; `chop` splits them into writes of that many bytes,
-        `delay_s` apart, so the server sees frames split at every possible place."""
-        if not chop:
-            self.sock.sendall(data)
-            return
-        for i in range(0, len(data), chop):
-            self.sock.sendall(data[i:i + chop])
+        `delay_s` apart, so the server sees frames split at every possible place.
+
+        A server may fail the connection while bytes it will never read are still being
+        written (the rest of a chopped stream): when the connection is closed under a
+        write, the write stops quietly and `write_refused` is set; what the server sent
+        before closing is still there to be read and asserted on."""
+        pieces = [data] if not chop else [data[i:i + chop] for i in range(0, len(data), chop)]
+        for piece in pieces:
+            try:
+                self.sock.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                self.write_refused = True
+                return
             if delay_s:
                 time.sleep(delay_s)
 
