@@ -124,7 +124,9 @@ static const struct ws_reader_ops ws_ops = {.on_data = ws_on_data, .on_control =
 /* Feeds one span; returns bytes consumed or -1 after failing the connection. */
 static ssize_t ws_feed(struct conn *c, uint8_t *data, size_t len)
 {
+    uint64_t frames_before = c->reader.frames;
     ssize_t consumed = ws_reader_feed(&c->reader, data, len, &ws_ops, c);
+    gw_metric_add(&c->worker->metrics->frames_received, c->reader.frames - frames_before);
     if (consumed < 0) {
         uint16_t code = c->reader.error;
         log_debug("conn", "protocol violation", "close_code=%u", code);
