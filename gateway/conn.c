@@ -126,12 +126,8 @@ void conn_close_socket(struct conn *c)
     shutdown(c->fd, SHUT_RDWR);
     close(c->fd);
     c->fd = -1;
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = c->rx_cap = 0;
-    free(c->msg);
-    c->msg = NULL;
-    c->msg_len = c->msg_cap = 0;
+    conn_drop_rx(c);
+    conn_drop_message(c);
     if (c->counted_open) {
         c->counted_open = false;
         atomic_fetch_sub(&w->shared->connections_open, 1);
@@ -277,9 +273,7 @@ void conn_start_close_payload(struct conn *c, const uint8_t *payload, size_t len
     c->state = CONN_CLOSING;
     c->close_reason = (uint8_t)why;
     c->close_sent = true;
-    free(c->msg);
-    c->msg = NULL;
-    c->msg_len = c->msg_cap = 0;
+    conn_drop_message(c);
     if (!conn_push_frame(c, WS_OP_CLOSE, payload, len))
         return;
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
@@ -307,12 +301,8 @@ void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_
         return;
     }
     c->state = CONN_LINGER;
-    free(c->msg);
-    c->msg = NULL;
-    c->msg_len = c->msg_cap = 0;
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = c->rx_cap = 0;
+    conn_drop_message(c);
+    conn_drop_rx(c);
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
     if (outq_empty(&c->out) && !c->send_inflight)
         shutdown(c->fd, SHUT_WR);

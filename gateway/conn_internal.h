@@ -4,6 +4,8 @@
 #ifndef TIDEGATE_GATEWAY_CONN_INTERNAL_H
 #define TIDEGATE_GATEWAY_CONN_INTERNAL_H
 
+#include <stdlib.h>
+
 #include "gateway/conn.h"
 #include "gateway/worker.h"
 
@@ -47,6 +49,22 @@ void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error);
 
 /* conn_ws.c: bytes received in OPEN or CLOSING (unmasked in place). */
 void conn_ws_on_bytes(struct conn *c, uint8_t *data, size_t len);
+
+/* Frees the receive-side buffer (handshake head or frame carry), if any. */
+static inline void conn_drop_rx(struct conn *c)
+{
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = c->rx_cap = 0;
+}
+
+/* Frees the message being assembled, if any. */
+static inline void conn_drop_message(struct conn *c)
+{
+    free(c->msg);
+    c->msg = NULL;
+    c->msg_len = c->msg_cap = 0;
+}
 
 static inline const struct gw_options *conn_opts(const struct conn *c)
 {

@@ -53,9 +53,7 @@ void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error)
     assert(error != WS_HS_OK && error < WS_HS_ERROR_COUNT);
     gw_metric_add(&w->metrics->handshake_failures[error], 1);
     log_debug("conn", "upgrade refused", "reason=%s", ws_handshake_error_name(error));
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = c->rx_cap = 0;
+    conn_drop_rx(c);
     c->close_reason = GW_CLOSE_HANDSHAKE;
     struct out_chunk *reply = out_chunk_new(UPGRADE_REPLY_BYTES);
     if (reply == NULL) {

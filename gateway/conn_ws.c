@@ -80,9 +80,7 @@ static void ws_on_data(void *ctx, uint8_t opcode, const uint8_t *data, size_t le
     }
     if (message_end) {
         conn_send_frame(c, opcode, c->msg, c->msg_len);
-        free(c->msg);
-        c->msg = NULL;
-        c->msg_len = c->msg_cap = 0;
+        conn_drop_message(c);
     }
 }
 
@@ -152,13 +150,6 @@ static bool ws_carry(struct conn *c, const uint8_t *data, size_t len)
     return true;
 }
 
-static void ws_drop_carry(struct conn *c)
-{
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = c->rx_cap = 0;
-}
-
 /* Joins the carried bytes with the start of the new span and feeds them. Returns how many
  * bytes of the new span that consumed, or -1 when the connection failed or the carry still
  * holds an incomplete element (all of the new span was taken). */
@@ -175,12 +166,12 @@ static ssize_t ws_feed_carry(struct conn *c, const uint8_t *data, size_t len)
          * stopped at a close frame and the rest is ignored. */
         assert(take == len || c->reader.closed);
         if (c->reader.closed)
-            ws_drop_carry(c);
+            conn_drop_rx(c);
         else
             ws_carry(c, c->rx + consumed, old + take - (size_t)consumed);
         return -1;
     }
-    ws_drop_carry(c);
+    conn_drop_rx(c);
     return consumed - (ssize_t)old;
 }
 

@@ -247,6 +247,18 @@ static void server_policy_init(struct server *s)
     s->policy.subprotocol_required = false;
 }
 
+/* Start-up failed after some workers started: stop them (each notices stop_requested
+ * within a loop turn) and free what the server holds. */
+static void server_abort_start(struct server *s)
+{
+    s->stopping = true;
+    for (unsigned i = 0; i < s->workers_started; i++) {
+        atomic_store(&s->workers[i].stop_requested, true);
+        worker_join(&s->workers[i]);
+    }
+    free(s->workers);
+}
+
 int server_run(const struct gw_options *opts)
 {
     char err[LOOP_ERROR_BYTES];
@@ -275,22 +287,12 @@ int server_run(const struct gw_options *opts)
         else
             for (unsigned i = 0; i < s.worker_count; i++)
                 close(fds[i]);
-        s.stopping = true;
-        for (unsigned i = 0; i < s.workers_started; i++) {
-            atomic_store(&s.workers[i].stop_requested, true);
-            worker_join(&s.workers[i]);
-        }
-        free(s.workers);
+        server_abort_start(&s);
         return 1;
     }
     if (server_init_loop(&s, admin_fd, &signals) != 0) {
         close(admin_fd);
-        s.stopping = true;
-        for (unsigned i = 0; i < s.workers_started; i++) {
-            atomic_store(&s.workers[i].stop_requested, true);
-            worker_join(&s.workers[i]);
-        }
-        free(s.workers);
+        server_abort_start(&s);
         return 1;
     }
     log_info("main", "listening", "kind=ws addr=%s workers=%u", ws_addr.text, s.worker_count);
