@@ -4,13 +4,15 @@
  * Strict means: CRLF line endings only (a bare LF or CR is an error), no obs-fold, no
  * whitespace between a header name and its colon, tokens only in methods and header names,
  * only visible ASCII, obs-text, SP and HTAB in values (leading and trailing OWS trimmed),
- * origin-form or absolute-form request targets of visible ASCII only, "HTTP/1.1" only
- * (HTTP/1.0 and 2.x get their own error so the server can answer 505).
+ * origin-form or absolute-form (http, https, ws, wss) request targets of visible ASCII only,
+ * "HTTP/1.1" only (HTTP/1.0 and 2.x get their own error so the server can answer 505).
  *
  * The parser never allocates and never copies: every span points into the caller's buffer,
  * which must stay alive and unchanged while the spans are used. It parses a complete head:
  * call it again with more bytes when it answers HTTP_PARSE_INCOMPLETE (parsing is cheap and
- * heads are small; the caller bounds the head size).
+ * heads are small; the caller bounds the head size). A prefix of a valid head is always
+ * INCOMPLETE; an error is reported as soon as a byte arrives that no valid head could hold
+ * there, and it is the same error the whole head would get.
  */
 #ifndef TIDEGATE_CORE_HTTP_H
 #define TIDEGATE_CORE_HTTP_H
@@ -43,7 +45,8 @@ struct http_header {
 struct http_request {
     struct http_span method;
     struct http_span target; /* request-target as sent, e.g. "/ws?token=abc" */
-    struct http_span path;   /* target up to '?' */
+    struct http_span path;   /* origin-form: target up to '?'; absolute-form: what follows the
+                                authority up to '?' ("" for "http://host") */
     struct http_span query;  /* after '?', without it; len 0 when absent */
     struct http_header *headers; /* caller's array */
     size_t header_count;

@@ -57,8 +57,9 @@ struct ws_handshake_result {
 /* Validates `req` (parsed with http_request_parse). Returns res->error. The checks and
  * their order: method, Host (exactly one), Upgrade contains "websocket", Connection
  * contains "upgrade", Sec-WebSocket-Version is exactly "13", Sec-WebSocket-Key is exactly
- * one base64 value decoding to 16 bytes, Origin allowed, subprotocol negotiated (the first
- * of ours, in our order, that the client offered). */
+ * one base64 value decoding to 16 bytes (24 characters, canonical, no whitespace), Origin
+ * allowed, subprotocol negotiated (the first of ours, in our order, that the client
+ * offered). */
 enum ws_handshake_error ws_handshake_check(const struct http_request *req,
                                            const struct ws_handshake_policy *policy,
                                            struct ws_handshake_result *res);
@@ -77,19 +78,23 @@ size_t ws_handshake_write_101(char *out, size_t cap, const struct ws_handshake_r
  * `cap` is too small (1024 bytes always suffice). */
 size_t ws_handshake_write_error(char *out, size_t cap, enum ws_handshake_error error);
 
-/* Sec-WebSocket-Accept for `key` (as sent, base64): base64(SHA-1(key + GUID)). */
-void ws_handshake_accept_compute(const char *key, size_t key_len, char out[29]);
+/* Sec-WebSocket-Accept for `key` (as sent, base64): base64(SHA-1(key + GUID)). Returns false,
+ * with `out` an empty string, when wolfCrypt fails (it does not with valid arguments). */
+bool ws_handshake_accept_compute(const char *key, size_t key_len, char out[29]);
 
-/* Client side. Base64 of 16 random bytes (the caller supplies them). */
-void ws_handshake_client_key(const uint8_t random16[16], char out[25]);
+/* Client side. Base64 of 16 random bytes (the caller supplies them). Returns false, with `out`
+ * an empty string, when wolfCrypt fails. */
+bool ws_handshake_client_key(const uint8_t random16[16], char out[25]);
 
 /* Writes a GET upgrade request. `protocols` is a comma-separated offer or NULL, `origin` NULL
- * for none. Returns bytes written, or 0 when `cap` is too small. */
+ * for none. Returns bytes written, or 0 when `cap` is too small, `path` does not start with
+ * '/', or an argument holds a control character (which would split the head). */
 size_t ws_handshake_client_request(char *out, size_t cap, const char *host, const char *path,
                                    const char *key, const char *protocols, const char *origin);
 
-/* Checks a parsed response: status 101, Upgrade websocket, Connection upgrade, and the
- * accept value matching `key`. Returns true when the connection is open. */
+/* Checks a parsed response: status 101, Upgrade websocket, Connection upgrade, exactly one
+ * accept value matching `key`, and no Sec-WebSocket-Extensions (we never offer any). Returns
+ * true when the connection is open. */
 bool ws_handshake_client_check(const struct http_response *res, const char *key);
 
 #endif
