@@ -26,8 +26,8 @@ enum ws_close_code {
     WS_CLOSE_GOING_AWAY = 1001,
     WS_CLOSE_PROTOCOL_ERROR = 1002,
     WS_CLOSE_UNSUPPORTED_DATA = 1003,
-    WS_CLOSE_NO_STATUS = 1005,   /* never on the wire */
-    WS_CLOSE_ABNORMAL = 1006,    /* never on the wire */
+    WS_CLOSE_NO_STATUS = 1005, /* never on the wire */
+    WS_CLOSE_ABNORMAL = 1006,  /* never on the wire */
     WS_CLOSE_INVALID_PAYLOAD = 1007,
     WS_CLOSE_POLICY_VIOLATION = 1008,
     WS_CLOSE_MESSAGE_TOO_BIG = 1009,
@@ -35,14 +35,14 @@ enum ws_close_code {
 };
 
 enum {
-    WS_FRAME_HEADER_BYTES_MAX = 14,    /* 2 + 8 extended length + 4 mask */
+    WS_FRAME_HEADER_BYTES_MAX = 14, /* 2 + 8 extended length + 4 mask */
     WS_CONTROL_PAYLOAD_BYTES_MAX = 125,
 };
 
 struct ws_frame_header {
     bool fin;
-    uint8_t rsv;          /* RSV1..3 as bits 2..0; must be 0 (we negotiate no extension) */
-    uint8_t opcode;       /* raw 4-bit opcode, possibly unknown */
+    uint8_t rsv;    /* RSV1..3 as bits 2..0; must be 0 (we negotiate no extension) */
+    uint8_t opcode; /* raw 4-bit opcode, possibly unknown */
     bool masked;
     uint8_t mask[4];      /* valid when masked */
     uint64_t payload_len; /* as announced; at most 2^63 - 1 */
@@ -51,8 +51,10 @@ struct ws_frame_header {
 /* Decodes a frame header from the first `len` bytes of `p`.
  * Returns the header length (2..14) on success, 0 when more bytes are needed, and -1 when
  * the header is malformed in a way no later byte can fix: a 64-bit length with the most
- * significant bit set, or a length not in its minimal encoding is NOT an error (RFC 6455
- * allows it). Rule checks (opcode, rsv, masking, control sizes) are ws_reader's job. */
+ * significant bit set (reported as soon as that length byte is present). A length not in
+ * its minimal encoding is NOT an error (RFC 6455 asks senders, not receivers, for it).
+ * `h` is written only on success. Rule checks (opcode, rsv, masking, control sizes) are
+ * ws_reader's job. */
 int ws_frame_header_decode(const uint8_t *p, size_t len, struct ws_frame_header *h);
 
 /* Encodes a header into `out` (WS_FRAME_HEADER_BYTES_MAX bytes) and returns its length.
@@ -77,7 +79,9 @@ static inline bool ws_opcode_is_control(uint8_t opcode)
 bool ws_close_code_valid(uint16_t code);
 
 /* Builds a close frame payload: 2-byte code plus a reason truncated to fit 125 bytes on a
- * UTF-8 character boundary. Returns the payload length. `out` holds 125 bytes. */
+ * UTF-8 character boundary. Returns the payload length. `out` holds 125 bytes. `code` must
+ * satisfy ws_close_code_valid; `reason` may be NULL, and a reason that is not valid UTF-8
+ * is left out (the peer would fail the connection with 1007 on it). */
 size_t ws_close_payload_encode(uint8_t *out, uint16_t code, const char *reason);
 
 #endif

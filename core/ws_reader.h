@@ -40,10 +40,10 @@ enum ws_role {
 struct ws_reader_ops {
     /* A piece of a data message's payload, unmasked. `opcode` is the message's opcode
      * (TEXT or BINARY, also for its continuation frames); text pieces are UTF-8-valid so
-     * far. `message_end` is true on the last piece of the message; a message of 0 bytes is
-     * reported once with len 0 and message_end true. `data` is valid only during the call. */
-    void (*on_data)(void *ctx, uint8_t opcode, const uint8_t *data, size_t len,
-                    bool message_end);
+     * far. `message_end` is true on the last piece of the message; that piece may have len 0
+     * (a final frame of 0 bytes), and a message of 0 bytes is reported once with len 0 and
+     * message_end true. `data` is valid only during the call. */
+    void (*on_data)(void *ctx, uint8_t opcode, const uint8_t *data, size_t len, bool message_end);
     /* A whole control frame (PING, PONG or CLOSE), unmasked, at most 125 bytes. For CLOSE
      * the payload is already checked (empty, or a valid code and UTF-8 reason); after a
      * CLOSE the reader consumes nothing more. */
@@ -64,6 +64,7 @@ struct ws_reader {
     bool frame_fin;             /* FIN bit of the current data frame */
     bool closed;                /* a CLOSE frame was delivered */
     uint16_t error;             /* close code of the first error, 0 if none */
+    uint64_t frames;            /* frames accepted so far (data and control), a metric */
 };
 
 void ws_reader_init(struct ws_reader *r, enum ws_role role, uint64_t max_message_bytes);
@@ -71,7 +72,8 @@ void ws_reader_init(struct ws_reader *r, enum ws_role role, uint64_t max_message
 /* Consumes as much of `data` as it can, unmasking it in place, and calls `ops`.
  * Returns the number of bytes consumed (the caller keeps the rest, see above), or -1 on a
  * protocol violation with the close code to send in r->error. After a CLOSE frame it
- * returns the bytes up to and including that frame and ignores the rest. */
+ * returns the bytes up to and including that frame and ignores the rest: once r->closed
+ * is set the caller drops what is left instead of carrying it, and later calls return 0. */
 ssize_t ws_reader_feed(struct ws_reader *r, uint8_t *data, size_t len,
                        const struct ws_reader_ops *ops, void *ctx);
 
