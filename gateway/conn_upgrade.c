@@ -1,9 +1,9 @@
 /* The HTTP/1.1 upgrade handshake of a connection: gather the request head (bounded by
  * max_header_bytes and the handshake deadline), validate it, answer 101 or an HTTP error.
  *
- * The head is parsed once, when its terminating CRLFCRLF has arrived: scanning only the
- * new bytes for the terminator keeps a client that sends one byte at a time from costing
- * quadratic CPU.
+ * The head is parsed for real once its terminating CRLFCRLF has arrived (scanning only the
+ * new bytes for it), and probed for early errors on its first bytes and once per KiB after:
+ * a client that sends one byte at a time cannot make the parsing cost quadratic.
  */
 #include "gateway/conn_internal.h"
 
@@ -14,7 +14,12 @@
 #include "core/http.h"
 #include "core/log.h"
 
-enum { UPGRADE_RX_BYTES_MIN = 512, UPGRADE_HEADERS_MAX = 128, UPGRADE_REPLY_BYTES = 1024 };
+enum {
+    UPGRADE_RX_BYTES_MIN = 512,
+    UPGRADE_HEADERS_MAX = 128,
+    UPGRADE_REPLY_BYTES = 1024,
+    UPGRADE_PROBE_BYTES = 1024,
+};
 
 /* Grows c->rx to hold `need` bytes (at most max_header_bytes). */
 static bool upgrade_reserve(struct conn *c, size_t need)
@@ -115,15 +120,21 @@ static void upgrade_accept(struct conn *c, const struct ws_handshake_result *res
         conn_ws_on_bytes(c, (uint8_t *)rest, rest_len);
 }
 
+/* Parses what has arrived of the head, with room for max_headers header lines. */
+static enum http_parse_result upgrade_parse(const struct conn *c, struct http_request *req,
+                                            struct http_header headers[UPGRADE_HEADERS_MAX])
+{
+    uint64_t headers_max = conn_opts(c)->max_headers;
+    if (headers_max > UPGRADE_HEADERS_MAX)
+        headers_max = UPGRADE_HEADERS_MAX;
+    return http_request_parse((const char *)c->rx, c->rx_len, req, headers, (size_t)headers_max);
+}
+
 static void upgrade_handle_head(struct conn *c, const uint8_t *rest, size_t rest_len)
 {
-    const struct gw_options *o = conn_opts(c);
     struct http_header headers[UPGRADE_HEADERS_MAX];
     struct http_request req;
-    size_t headers_max =
-        o->max_headers < UPGRADE_HEADERS_MAX ? o->max_headers : UPGRADE_HEADERS_MAX;
-    enum http_parse_result parsed =
-        http_request_parse((const char *)c->rx, c->rx_len, &req, headers, headers_max);
+    enum http_parse_result parsed = upgrade_parse(c, &req, headers);
     if (parsed != HTTP_PARSE_OK) {
         assert(parsed != HTTP_PARSE_INCOMPLETE);
         conn_upgrade_fail(c, upgrade_parse_error(parsed));
@@ -136,6 +147,28 @@ static void upgrade_handle_head(struct conn *c, const uint8_t *rest, size_t rest
         return;
     }
     upgrade_accept(c, &result, req.head_bytes, rest, rest_len);
+}
+
+/* An incomplete head is parsed on its first bytes and then once per KiB: garbage is
+ * refused at once (the parser reports a byte no valid head could hold as soon as it sees
+ * it), at a cost that stays linear however the client slices its bytes. */
+static bool upgrade_should_probe(size_t before, size_t after)
+{
+    return before == 0 || before / UPGRADE_PROBE_BYTES != after / UPGRADE_PROBE_BYTES;
+}
+
+/* Parses the incomplete head; refuses the upgrade and returns true when it is already
+ * malformed. */
+static bool upgrade_refuse_early(struct conn *c)
+{
+    struct http_header headers[UPGRADE_HEADERS_MAX];
+    struct http_request req;
+    enum http_parse_result parsed = upgrade_parse(c, &req, headers);
+    if (parsed == HTTP_PARSE_INCOMPLETE)
+        return false;
+    assert(parsed != HTTP_PARSE_OK); /* no CRLFCRLF yet, so it cannot be complete */
+    conn_upgrade_fail(c, upgrade_parse_error(parsed));
+    return true;
 }
 
 void conn_upgrade_on_bytes(struct conn *c, const uint8_t *data, size_t len)
@@ -156,6 +189,8 @@ void conn_upgrade_on_bytes(struct conn *c, const uint8_t *data, size_t len)
         upgrade_handle_head(c, data + take, len - take);
         return;
     }
+    if (upgrade_should_probe(from, c->rx_len) && upgrade_refuse_early(c))
+        return;
     if (c->rx_len >= limit)
         conn_upgrade_fail(c, WS_HS_HEAD_TOO_LARGE);
 }

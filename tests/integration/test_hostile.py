@@ -72,6 +72,11 @@ class TestBadHandshakes(HostileTestCase):
         request, _ = upgrade_request(headers=[("X-Evil", "a\x00b")])
         self.assert_http_error(request, 400)
 
+    def test_a_malformed_request_line_is_refused_before_the_head_is_complete(self):
+        """The head never ends (no CRLFCRLF) but its first line can never be valid: the
+        answer is 400 at once, not 408 when handshake_timeout runs out."""
+        self.assert_http_error(b"GET\x00 / HTTP/1.1\r\nHost: a\r\n", 400)
+
     def test_binary_garbage_gets_an_http_error(self):
         garbage = bytes((i * 151 + 7) % 256 for i in range(4096)) + b"\r\n\r\n"
         self.assert_http_error(garbage)
