@@ -8,14 +8,12 @@
  * continuation could make valid, or at `len` when the text ends while still a valid prefix
  * (JSON_ERR_TRUNCATED, JSON_ERR_EMPTY).
  *
- * The decoding side (json_string_decode, json_string_equals, duplicate keys) reads strings
- * through one byte-at-a-time reader that trusts its span was validated by the scanner; the
- * public entry points check that first, so a bad span is refused, never read out of bounds.
+ * Reading validated spans (strings, numbers, arrays) is json_span.c; the two share
+ * json_internal.h.
  */
-#include "core/json.h"
+#include "core/json_internal.h"
 
 #include <assert.h>
-#include <limits.h>
 #include <string.h>
 
 enum { JSON_STACK_WORDS = (JSON_DEPTH_HARD_MAX + 63) / 64 };
@@ -79,53 +77,6 @@ const char *json_error_text(enum json_error error)
     return (unsigned)error < JSON_ERROR_COUNT ? json_errors[error].text : "unknown JSON error";
 }
 
-/* ---- bytes ---- */
-
-static bool is_ws(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool is_digit(uint8_t c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* A string byte that needs no further look: printable ASCII other than '"' and '\\'. */
-static bool is_plain(uint8_t c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
-static int hex_value(uint8_t c)
-{
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    uint8_t lower = c | 0x20; /* only 'A'..'F' land on 'a'..'f' */
-    return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
-}
-
-static enum json_type type_of_byte(uint8_t c)
-{
-    switch (c) {
-    case 'n':
-        return JSON_NULL;
-    case 'f':
-        return JSON_FALSE;
-    case 't':
-        return JSON_TRUE;
-    case '"':
-        return JSON_STRING;
-    case '[':
-        return JSON_ARRAY;
-    case '{':
-        return JSON_OBJECT;
-    default:
-        return JSON_NUMBER;
-    }
-}
-
 /* ---- scanner: scalars ---- */
 
 static void scan_init(struct scan *s, const char *text, size_t len, unsigned depth_max,
@@ -140,7 +91,7 @@ static void scan_init(struct scan *s, const char *text, size_t len, unsigned dep
 
 static void skip_ws(struct scan *s)
 {
-    while (s->pos < s->len && is_ws(s->text[s->pos])) {
+    while (s->pos < s->len && json_is_ws(s->text[s->pos])) {
         s->pos++;
     }
 }
@@ -168,10 +119,10 @@ static enum json_error scan_digits(struct scan *s)
     if (s->pos == s->len) {
         return JSON_ERR_TRUNCATED;
     }
-    if (!is_digit(s->text[s->pos])) {
+    if (!json_is_digit(s->text[s->pos])) {
         return JSON_ERR_NUMBER;
     }
-    while (s->pos < s->len && is_digit(s->text[s->pos])) {
+    while (s->pos < s->len && json_is_digit(s->text[s->pos])) {
         s->pos++;
     }
     return JSON_OK;
@@ -189,10 +140,10 @@ static bool scan_accept(struct scan *s, uint8_t a, uint8_t b)
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static enum json_error scan_number(struct scan *s)
 {
-    assert(s->text[s->pos] == '-' || is_digit(s->text[s->pos]));
+    assert(s->text[s->pos] == '-' || json_is_digit(s->text[s->pos]));
     (void)scan_accept(s, '-', '-');
     if (scan_accept(s, '0', '0')) {
-        if (s->pos < s->len && is_digit(s->text[s->pos])) {
+        if (s->pos < s->len && json_is_digit(s->text[s->pos])) {
             return JSON_ERR_NUMBER;
         }
     } else {
@@ -226,7 +177,7 @@ static enum json_error scan_hex4(struct scan *s, bool low, uint32_t *value)
         if (s->pos == s->len) {
             return JSON_ERR_TRUNCATED;
         }
-        int digit = hex_value(s->text[s->pos]);
+        int digit = json_hex_value(s->text[s->pos]);
         if (digit < 0) {
             return JSON_ERR_ESCAPE;
         }
@@ -314,7 +265,7 @@ static enum json_error scan_string(struct scan *s)
     s->pos++;
     while (s->pos < s->len) {
         uint8_t c = s->text[s->pos];
-        if (is_plain(c)) {
+        if (json_is_plain(c)) {
             s->pos++;
             continue;
         }
@@ -334,7 +285,7 @@ static enum json_error scan_string(struct scan *s)
 }
 
 /* True when `raw` is exactly one valid JSON string, quotes included. */
-static bool string_span_valid(struct json_span raw)
+bool json_string_span_valid(struct json_span raw)
 {
     if (raw.ptr == NULL || raw.len < 2 || raw.ptr[0] != '"') {
         return false;
@@ -342,114 +293,6 @@ static bool string_span_valid(struct json_span raw)
     struct scan s;
     scan_init(&s, raw.ptr, raw.len, 0, NULL);
     return scan_string(&s) == JSON_OK && s.pos == raw.len;
-}
-
-/* ---- decoded string bytes ---- */
-
-/* Yields the decoded bytes of a validated raw string one at a time, no buffer needed. */
-struct str_reader {
-    const uint8_t *p;
-    size_t i;       /* next raw byte */
-    size_t end;     /* index of the closing quote */
-    uint8_t buf[4]; /* UTF-8 of the last escape */
-    uint8_t buf_len;
-    uint8_t buf_pos;
-};
-
-static void reader_init(struct str_reader *r, struct json_span raw)
-{
-    assert(raw.len >= 2 && raw.ptr[0] == '"' && raw.ptr[raw.len - 1] == '"');
-    r->p = (const uint8_t *)raw.ptr;
-    r->i = 1;
-    r->end = raw.len - 1;
-    r->buf_len = 0;
-    r->buf_pos = 0;
-}
-
-static uint32_t reader_hex4(struct str_reader *r)
-{
-    assert(r->end - r->i >= 4);
-    uint32_t v = 0;
-    for (unsigned k = 0; k < 4; k++) {
-        int digit = hex_value(r->p[r->i++]);
-        assert(digit >= 0);
-        v = v << 4 | (uint32_t)digit;
-    }
-    return v;
-}
-
-/* The code point of the escape whose letter is at r->i (the backslash is consumed). */
-static uint32_t reader_escape(struct str_reader *r)
-{
-    static const char simple[] = "\"\"\\\\//b\bf\fn\nr\rt\t"; /* letter, then its byte */
-    uint8_t letter = r->p[r->i++];
-    for (size_t k = 0; letter != 'u' && simple[k] != '\0'; k += 2) {
-        if ((uint8_t)simple[k] == letter) {
-            return (uint8_t)simple[k + 1];
-        }
-    }
-    assert(letter == 'u');
-    uint32_t cp = reader_hex4(r);
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        assert(r->p[r->i] == '\\' && r->p[r->i + 1] == 'u');
-        r->i += 2;
-        uint32_t low = reader_hex4(r);
-        assert(low >= 0xDC00 && low <= 0xDFFF);
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-    }
-    return cp;
-}
-
-static uint8_t utf8_encode(uint32_t cp, uint8_t out[4])
-{
-    static const uint8_t lead_bits[5] = {0, 0x00, 0xC0, 0xE0, 0xF0};
-    assert(cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF));
-    uint8_t n = cp < 0x80 ? 1 : (cp < 0x800 ? 2 : (cp < 0x10000 ? 3 : 4));
-    for (uint8_t k = n - 1; k > 0; k--) {
-        out[k] = (uint8_t)(0x80 | (cp & 0x3F));
-        cp >>= 6;
-    }
-    out[0] = (uint8_t)(lead_bits[n] | cp);
-    return n;
-}
-
-/* The next decoded byte, or -1 after the last. */
-static int reader_next(struct str_reader *r)
-{
-    if (r->buf_pos < r->buf_len) {
-        return r->buf[r->buf_pos++];
-    }
-    if (r->i >= r->end) {
-        return -1;
-    }
-    uint8_t c = r->p[r->i++];
-    if (c != '\\') {
-        return c;
-    }
-    r->buf_len = utf8_encode(reader_escape(r), r->buf);
-    r->buf_pos = 1;
-    return r->buf[0];
-}
-
-/* Two validated raw strings that decode to the same bytes. */
-static bool keys_equal(struct json_span a, struct json_span b)
-{
-    if (a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0) {
-        return true;
-    }
-    struct str_reader ra;
-    struct str_reader rb;
-    reader_init(&ra, a);
-    reader_init(&rb, b);
-    for (;;) {
-        int ca = reader_next(&ra);
-        if (ca != reader_next(&rb)) {
-            return false;
-        }
-        if (ca < 0) {
-            return true;
-        }
-    }
 }
 
 /* ---- scanner: members of the top-level object ---- */
@@ -466,7 +309,7 @@ static enum json_error member_key(struct scan *s, size_t start)
     assert(sink->count < sink->max);
     struct json_span key = {(const char *)s->text + start, s->pos - start};
     for (size_t i = 0; i < sink->count; i++) {
-        if (keys_equal(sink->members[i].key, key)) {
+        if (json_keys_equal(sink->members[i].key, key)) {
             s->pos = start;
             return JSON_ERR_DUPLICATE_KEY;
         }
@@ -481,7 +324,7 @@ static void member_value_begin(struct scan *s)
     assert(sink->count < sink->max);
     struct json_member *m = &sink->members[sink->count];
     m->value.ptr = (const char *)s->text + s->pos;
-    m->type = type_of_byte(s->text[s->pos]);
+    m->type = json_type_of_byte(s->text[s->pos]);
 }
 
 static void member_value_end(struct scan *s)
@@ -550,7 +393,7 @@ static enum json_error scan_value(struct scan *s, enum scan_state *next)
     case 'n':
         return scan_literal(s, "null");
     default:
-        return c == '-' || is_digit(c) ? scan_number(s) : JSON_ERR_SYNTAX;
+        return c == '-' || json_is_digit(c) ? scan_number(s) : JSON_ERR_SYNTAX;
     }
 }
 
@@ -683,188 +526,4 @@ enum json_error json_object_scan(const char *text, size_t len, unsigned depth_ma
         *count = sink.count;
     }
     return scan_finish(&s, err, res);
-}
-
-/* ---- spans ---- */
-
-const struct json_member *json_member_find(const struct json_member *members, size_t count,
-                                           const char *key)
-{
-    assert(members != NULL || count == 0);
-    assert(key != NULL);
-    for (size_t i = 0; i < count; i++) {
-        if (json_string_equals(members[i].key, key)) {
-            return &members[i];
-        }
-    }
-    return NULL;
-}
-
-long json_string_decode(struct json_span raw, char *out, size_t cap)
-{
-    assert(out != NULL || cap == 0);
-    assert(raw.len < (size_t)LONG_MAX);
-    if (!string_span_valid(raw)) {
-        return -1;
-    }
-    struct str_reader r;
-    reader_init(&r, raw);
-    size_t n = 0;
-    for (int c = reader_next(&r); c >= 0; c = reader_next(&r)) {
-        if (n == cap) {
-            return -1;
-        }
-        out[n++] = (char)c;
-    }
-    assert(n <= raw.len - 2);
-    return (long)n;
-}
-
-bool json_string_equals(struct json_span raw, const char *text)
-{
-    assert(text != NULL);
-    if (!string_span_valid(raw)) {
-        return false;
-    }
-    struct str_reader r;
-    reader_init(&r, raw);
-    size_t k = 0;
-    for (int c = reader_next(&r); c >= 0; c = reader_next(&r), k++) {
-        /* A decoded NUL (from \u0000) never matches: `text` has ended there. */
-        if (text[k] == '\0' || (uint8_t)text[k] != (uint8_t)c) {
-            return false;
-        }
-    }
-    return text[k] == '\0';
-}
-
-/* The magnitude and sign of a strict integer span: -?(0|[1-9][0-9]*), at most UINT64_MAX. */
-static bool number_parse_integer(struct json_span raw, bool *negative, uint64_t *magnitude)
-{
-    const uint8_t *p = (const uint8_t *)raw.ptr;
-    size_t i = raw.len > 0 && p[0] == '-' ? 1 : 0;
-    if (i == raw.len || !is_digit(p[i]) || (p[i] == '0' && raw.len - i > 1)) {
-        return false;
-    }
-    uint64_t m = 0;
-    for (; i < raw.len; i++) {
-        if (!is_digit(p[i])) {
-            return false;
-        }
-        uint64_t digit = (uint64_t)(p[i] - '0');
-        if (m > (UINT64_MAX - digit) / 10) {
-            return false;
-        }
-        m = m * 10 + digit;
-    }
-    *negative = p[0] == '-';
-    *magnitude = m;
-    return true;
-}
-
-bool json_number_to_u64(struct json_span raw, uint64_t *out)
-{
-    assert(raw.ptr != NULL || raw.len == 0);
-    assert(out != NULL);
-    bool negative = false;
-    uint64_t m = 0;
-    if (!number_parse_integer(raw, &negative, &m) || (negative && m != 0)) {
-        return false;
-    }
-    *out = m;
-    return true;
-}
-
-bool json_number_to_i64(struct json_span raw, int64_t *out)
-{
-    assert(raw.ptr != NULL || raw.len == 0);
-    assert(out != NULL);
-    bool negative = false;
-    uint64_t m = 0;
-    if (!number_parse_integer(raw, &negative, &m)) {
-        return false;
-    }
-    const uint64_t min_magnitude = (uint64_t)INT64_MAX + 1;
-    if (m > (negative ? min_magnitude : (uint64_t)INT64_MAX)) {
-        return false;
-    }
-    *out = negative ? (m == min_magnitude ? INT64_MIN : -(int64_t)m) : (int64_t)m;
-    return true;
-}
-
-/* ---- arrays ---- */
-
-/* The end of the validated string starting at p[i] == '"', never past `end`. */
-static size_t skip_string(const uint8_t *p, size_t i, size_t end)
-{
-    assert(p[i] == '"');
-    for (i++; i < end; i++) {
-        if (p[i] == '\\') {
-            i++;
-        } else if (p[i] == '"') {
-            return i + 1;
-        }
-    }
-    return end;
-}
-
-/* The end of the validated value starting at p[i], never past `end` and always past `i`.
- * Containers are skipped by counting brackets, so nesting costs a counter, not a stack. */
-static size_t skip_value(const uint8_t *p, size_t i, size_t end)
-{
-    assert(i < end);
-    if (p[i] == '"') {
-        return skip_string(p, i, end);
-    }
-    if (p[i] != '[' && p[i] != '{') {
-        do {
-            i++;
-        } while (i < end && !is_ws(p[i]) && p[i] != ',' && p[i] != ']' && p[i] != '}');
-        return i;
-    }
-    size_t open = 0;
-    do {
-        if (p[i] == '"') {
-            i = skip_string(p, i, end);
-            continue;
-        }
-        open += p[i] == '[' || p[i] == '{';
-        open -= p[i] == ']' || p[i] == '}';
-        i++;
-    } while (i < end && open > 0);
-    return i;
-}
-
-bool json_array_next(struct json_span array, size_t *pos, struct json_span *element,
-                     enum json_type *type)
-{
-    assert(array.len >= 2 && array.ptr[0] == '[' && array.ptr[array.len - 1] == ']');
-    assert(pos != NULL && element != NULL && type != NULL);
-    if (array.len < 2) {
-        return false;
-    }
-    const uint8_t *p = (const uint8_t *)array.ptr;
-    size_t end = array.len - 1; /* the closing bracket */
-    size_t i = *pos == 0 ? 1 : *pos;
-    while (i < end && is_ws(p[i])) {
-        i++;
-    }
-    if (i >= end) {
-        *pos = end;
-        return false;
-    }
-    size_t stop = skip_value(p, i, end);
-    *element = (struct json_span){array.ptr + i, stop - i};
-    *type = type_of_byte(p[i]);
-    while (stop < end && (is_ws(p[stop]) || p[stop] == ',')) {
-        stop++;
-    }
-    *pos = stop;
-    return true;
-}
-
-enum json_type json_type_of(struct json_span value)
-{
-    assert(value.ptr != NULL && value.len > 0);
-    return value.len > 0 ? type_of_byte((uint8_t)value.ptr[0]) : JSON_NULL;
 }
