@@ -60,14 +60,19 @@ static void tw_unlink(struct timer_wheel *w, struct tw_timer *t)
     t->pprev = NULL;
 }
 
-/* Places an armed-to-be timer by the level invariant; expires_ms > now_ms. */
+/* Places an armed-to-be timer by the level invariant; expires_ms > now_ms. An expiry less
+ * than TW_RANGE_MS ahead may still differ above the top level's bits (now 2^30 - 1, expiry
+ * 2^30): it belongs to the next rotation of the top level and goes there, in a slot at or
+ * behind now's top digit, which tw_next_event reads as one rotation later. */
 static void tw_place(struct timer_wheel *w, struct tw_timer *t)
 {
     assert(t->expires_ms > w->now_ms);
+    assert(t->expires_ms - w->now_ms < TW_RANGE_MS);
     uint64_t differ = t->expires_ms ^ w->now_ms;
     unsigned msb = 63u - (unsigned)__builtin_clzll(differ);
     unsigned level = msb / TW_LEVEL_BITS;
-    assert(level < TW_LEVELS);
+    if (level >= TW_LEVELS)
+        level = TW_LEVELS - 1;
     unsigned slot = tw_digit(t->expires_ms, level);
     tw_link(&w->slots[level][slot], t);
     w->occupied[level] |= (uint64_t)1 << slot;
@@ -98,11 +103,24 @@ void tw_cancel(struct timer_wheel *w, struct tw_timer *t)
     w->armed_count--;
 }
 
+/* The earliest time a top-level slot at or behind now's digit must be examined: those hold
+ * the next rotation's timers (see tw_place), so they start one rotation later. */
+static uint64_t tw_next_wrapped_event(const struct timer_wheel *w)
+{
+    unsigned level = TW_LEVELS - 1, shift = level * TW_LEVEL_BITS;
+    unsigned digit = tw_digit(w->now_ms, level);
+    uint64_t behind = w->occupied[level] & (~(uint64_t)0 >> (TW_SLOTS - 1 - digit));
+    if (behind == 0)
+        return UINT64_MAX;
+    uint64_t rotation = w->now_ms >> (shift + TW_LEVEL_BITS) << (shift + TW_LEVEL_BITS);
+    return rotation + TW_RANGE_MS + ((uint64_t)__builtin_ctzll(behind) << shift);
+}
+
 /* The earliest time after now_ms at which a slot must be examined, or UINT64_MAX. A level-k
  * slot s ahead of now's digit starts at now's higher digits, then s, then zeros. */
 static uint64_t tw_next_event(const struct timer_wheel *w)
 {
-    uint64_t best = UINT64_MAX;
+    uint64_t best = tw_next_wrapped_event(w);
     for (unsigned level = 0; level < TW_LEVELS; level++) {
         unsigned digit = tw_digit(w->now_ms, level);
         uint64_t ahead =
