@@ -323,8 +323,13 @@ static int config_parse_value(const struct config_option *opt, void *target, con
         return config_parse_number(opt, value, field, err);
     case CONFIG_ENUM:
         return config_parse_enum(opt, value, field, err);
-    case CONFIG_ADDR:
-        return config_parse_addr(value, field) ? 0 : config_fail(opt, value, NULL, err);
+    case CONFIG_ADDR: {
+        struct config_addr addr; /* parsed aside: a refused value leaves the field as it was */
+        if (!config_parse_addr(value, &addr))
+            return config_fail(opt, value, NULL, err);
+        *(struct config_addr *)field = addr;
+        return 0;
+    }
     case CONFIG_STRING: {
         if (strlen(value) > CONFIG_STRING_BYTES_MAX)
             return config_fail(opt, value, "too long", err);
@@ -533,17 +538,21 @@ static void config_format_value(const struct config_option *opt, const void *tar
         config_addr_format((const struct sockaddr *)&((const struct config_addr *)field)->addr, out,
                            cap);
         break;
-    case CONFIG_LIST: {
-        const struct config_list *list = field;
-        size_t used = 0;
-        out[0] = '\0';
-        if (list->count == 0)
-            snprintf(out, cap, "\"\"");
-        for (size_t i = 0; i < list->count && used < cap; i++)
-            used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "," : "", list->items[i]);
+    case CONFIG_LIST:
+        assert(!"lists are printed whole by config_print_list");
+        snprintf(out, cap, "\"\"");
         break;
     }
-    }
+}
+
+/* Writes a list whole (it may be longer than any fixed buffer) and always in quotes: the
+ * loader strips one pair, so items that begin or end with a quote survive the trip. */
+static void config_print_list(FILE *out, const struct config_list *list)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < list->count; i++)
+        fprintf(out, "%s%s", i ? "," : "", list->items[i]);
+    fputs("\"\n", out);
 }
 
 void config_print_help(FILE *out, const struct config_option *opts, size_t count)
@@ -567,9 +576,14 @@ void config_print_values(FILE *out, const struct config_option *opts, size_t cou
                          const void *target)
 {
     for (size_t i = 0; i < count; i++) {
+        fprintf(out, "%s = ", opts[i].name);
+        if (opts[i].type == CONFIG_LIST) {
+            config_print_list(out, (const void *)((const char *)target + opts[i].offset));
+            continue;
+        }
         char value[4200];
         config_format_value(&opts[i], target, value, sizeof value);
-        fprintf(out, "%s = %s\n", opts[i].name, value);
+        fprintf(out, "%s\n", value);
     }
 }
 
