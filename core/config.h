@@ -56,13 +56,13 @@ struct config_list {
 enum { CONFIG_ERROR_BYTES = 512, CONFIG_LIST_ITEMS_MAX = 256, CONFIG_STRING_BYTES_MAX = 4095 };
 
 struct config_option {
-    const char *name;                /* snake_case; CLI form is --kebab-case */
+    const char *name; /* snake_case; CLI form is --kebab-case */
     enum config_type type;
-    size_t offset;                   /* offsetof(target struct, field) */
-    const char *default_value;       /* text, parsed like user input; NULL = zero/empty */
-    uint64_t min, max;               /* UINT, SIZE, DURATION: inclusive range */
-    const char *const *enum_values;  /* ENUM: NULL-terminated */
-    const char *help;                /* one sentence for --help */
+    size_t offset;                  /* offsetof(target struct, field) */
+    const char *default_value;      /* text, parsed like user input; NULL = zero/empty */
+    uint64_t min, max;              /* UINT, SIZE, DURATION: inclusive range */
+    const char *const *enum_values; /* ENUM: NULL-terminated */
+    const char *help;               /* one sentence for --help */
 };
 
 /* Applies every option's default to `target`. Returns 0, or -1 with `err` filled (a bad
@@ -77,8 +77,8 @@ int config_set(const struct config_option *opts, size_t count, void *target, con
 
 /* Reads a config file and applies every line. Stops at the first error: returns -1 with
  * `err` prefixed "PATH:LINE: ". Lines longer than 8 KiB and files over 1 MiB are errors. */
-int config_load_file(const struct config_option *opts, size_t count, void *target,
-                     const char *path, char *err);
+int config_load_file(const struct config_option *opts, size_t count, void *target, const char *path,
+                     char *err);
 
 /* Finds the option for a command-line flag ("--max-message-bytes" or with "=value"),
  * NULL when none matches. */

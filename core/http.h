@@ -44,17 +44,17 @@ struct http_header {
 
 struct http_request {
     struct http_span method;
-    struct http_span target; /* request-target as sent, e.g. "/ws?token=abc" */
-    struct http_span path;   /* origin-form: target up to '?'; absolute-form: what follows the
-                                authority up to '?' ("" for "http://host") */
-    struct http_span query;  /* after '?', without it; len 0 when absent */
+    struct http_span target;     /* request-target as sent, e.g. "/ws?token=abc" */
+    struct http_span path;       /* origin-form: target up to '?'; absolute-form: what follows the
+                                    authority up to '?' ("" for "http://host") */
+    struct http_span query;      /* after '?', without it; len 0 when absent */
     struct http_header *headers; /* caller's array */
     size_t header_count;
-    size_t head_bytes;       /* bytes of the head including the final CRLFCRLF */
+    size_t head_bytes; /* bytes of the head including the final CRLFCRLF */
 };
 
 struct http_response {
-    int status;              /* 100..599 */
+    int status; /* 100..599 */
     struct http_span reason;
     struct http_header *headers;
     size_t header_count;
@@ -66,9 +66,8 @@ enum http_parse_result http_request_parse(const char *buf, size_t len, struct ht
                                           struct http_header *headers, size_t headers_max);
 
 /* Parses a response head from `buf` (bench harness, client handshake). */
-enum http_parse_result http_response_parse(const char *buf, size_t len,
-                                           struct http_response *res, struct http_header *headers,
-                                           size_t headers_max);
+enum http_parse_result http_response_parse(const char *buf, size_t len, struct http_response *res,
+                                           struct http_header *headers, size_t headers_max);
 
 /* A short stable name for a parse result, for metrics labels and logs ("bad_header"). */
 const char *http_parse_result_name(enum http_parse_result result);

@@ -42,16 +42,16 @@ struct ws_handshake_policy {
     const char *const *allowed_origins; /* exact, case-insensitive "scheme://host[:port]";
                                            a single "*" or a count of 0 allows any */
     size_t allowed_origin_count;
-    bool origin_required;               /* refuse requests without an Origin header */
-    const char *const *subprotocols;    /* ours, in order of preference */
+    bool origin_required;            /* refuse requests without an Origin header */
+    const char *const *subprotocols; /* ours, in order of preference */
     size_t subprotocol_count;
-    bool subprotocol_required;          /* refuse a client whose offer has none of ours */
+    bool subprotocol_required; /* refuse a client whose offer has none of ours */
 };
 
 struct ws_handshake_result {
     enum ws_handshake_error error;
-    char accept[29];           /* Sec-WebSocket-Accept, NUL-terminated, when error == OK */
-    const char *subprotocol;   /* chosen one, from policy->subprotocols, or NULL */
+    char accept[29];         /* Sec-WebSocket-Accept, NUL-terminated, when error == OK */
+    const char *subprotocol; /* chosen one, from policy->subprotocols, or NULL */
 };
 
 /* Validates `req` (parsed with http_request_parse). Returns res->error. The checks and

@@ -68,8 +68,11 @@ static int setup(void **state)
     static struct fixture f;
     memset(&f, 0, sizeof f);
     char err[LOOP_ERROR_BYTES];
-    struct loop_params p = {.sq_entries = 64, .cq_entries = 256, .dispatch = on_cqe,
-                            .timer_expire = on_timer, .ctx = &f};
+    struct loop_params p = {.sq_entries = 64,
+                            .cq_entries = 256,
+                            .dispatch = on_cqe,
+                            .timer_expire = on_timer,
+                            .ctx = &f};
     assert_int_equal(loop_init(&f.loop, &p, err), 0);
     assert_int_equal(bufring_init(&f.buffers, &f.loop.ring, 7, 16, 64), 0);
     *state = &f;
@@ -144,8 +147,11 @@ static void msg_ring_wakes_another_loop(void **state)
     static struct fixture other;
     memset(&other, 0, sizeof other);
     char err[LOOP_ERROR_BYTES];
-    struct loop_params p = {.sq_entries = 8, .cq_entries = 16, .dispatch = on_cqe,
-                            .timer_expire = on_timer, .ctx = &other};
+    struct loop_params p = {.sq_entries = 8,
+                            .cq_entries = 16,
+                            .dispatch = on_cqe,
+                            .timer_expire = on_timer,
+                            .ctx = &other};
     assert_int_equal(loop_init(&other.loop, &p, err), 0);
     loop_wake_other(&other.loop, &target->loop, loop_udata(target, TAG_WAKE));
     assert_int_equal(loop_run_once(&other.loop, 0), 0); /* submits the MSG_RING */
