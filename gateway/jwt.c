@@ -1,0 +1,844 @@
+/* JWT verification: see jwt.h for the rules and their order.
+ *
+ * The one thing to know before changing it: key selection (token_select_and_verify) only
+ * ever hands a key to the verifier of the algorithm the key was bound to when added; the
+ * token's `alg` chooses among keys, never how a key is used. The order of the checks is
+ * part of the contract (it decides which error a token with several faults gets), so a
+ * new check goes where jwt.h's list says.
+ *
+ * Own header first: it pulls in glibc's features.h before wolfssl/options.h, which
+ * redefines _FORTIFY_SOURCE (harmless then; first, it would warn in -O0 builds). options.h
+ * must precede every wolfCrypt header.
+ */
+#include "gateway/jwt.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/hmac.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/json.h"
+
+enum {
+    JWT_DIGEST_BYTES = 32,                /* SHA-256 */
+    JWT_ES256_SIGNATURE_BYTES = 64,       /* R || S, 32 bytes each */
+    JWT_SIGNATURE_CHARS_MAX = 683,        /* base64url of JWT_SIGNATURE_BYTES_MAX */
+    JWT_ALG_NAME_BYTES_MAX = 16,          /* longer `alg` values are unsupported anyway */
+    JWT_ECDSA_DER_BYTES_MAX = 2 + 2 * 35, /* SEQUENCE of two INTEGERs of up to 33 bytes */
+};
+
+/* RFC 8017 section 9.2, note 1: the DER DigestInfo prefix of a SHA-256 hash. An RS256
+ * signature must decrypt to exactly this followed by the hash. */
+static const uint8_t sha256_digest_info[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                             0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                             0x01, 0x05, 0x00, 0x04, 0x20};
+
+struct jwt_error_info {
+    const char *name;
+    const char *text;
+};
+
+static const struct jwt_error_info jwt_errors[JWT_ERROR_COUNT] = {
+    [JWT_OK] = {"ok", "the token is valid"},
+    [JWT_ERR_TOO_LONG] = {"too_long", "the token is longer than this server accepts"},
+    [JWT_ERR_MALFORMED] = {"malformed", "the token is not three base64url parts separated by dots"},
+    [JWT_ERR_BAD_BASE64] = {"bad_base64", "a part of the token is not base64url without padding"},
+    [JWT_ERR_BAD_JSON] = {"bad_json", "the token's header or payload is not a valid JSON object"},
+    [JWT_ERR_BAD_HEADER] = {"bad_header",
+                            "the token's header needs a string \"alg\" (and \"kid\", when "
+                            "present, must be a string)"},
+    [JWT_ERR_ALG_NONE] = {"alg_none", "unsigned tokens (alg \"none\") are not accepted"},
+    [JWT_ERR_ALG_UNSUPPORTED] = {"alg_unsupported",
+                                 "the token's alg must be HS256, RS256 or ES256"},
+    [JWT_ERR_CRIT] = {"crit", "the token's header has \"crit\", which this server does not "
+                              "support"},
+    [JWT_ERR_NO_KEY] = {"no_key", "no key configured here matches the token's alg and kid"},
+    [JWT_ERR_ALG_MISMATCH] = {"alg_mismatch",
+                              "the key named by the token's kid is for another alg"},
+    [JWT_ERR_BAD_SIGNATURE] = {"bad_signature", "the token's signature does not verify"},
+    [JWT_ERR_MISSING_SUB] = {"missing_sub", "the token has no \"sub\" (user id) claim"},
+    [JWT_ERR_BAD_SUB] = {"bad_sub", "the token's \"sub\" must be a string of 1 to 128 bytes "
+                                    "without control characters"},
+    [JWT_ERR_BAD_CLAIM] = {"bad_claim", "the token's exp, nbf and iat must be integer seconds, "
+                                        "and aud a string or an array of strings"},
+    [JWT_ERR_MISSING_EXP] = {"missing_exp", "the token has no \"exp\" (expiry) claim"},
+    [JWT_ERR_BAD_CAPS] = {"bad_caps",
+                          "the token's \"caps\" must be an object whose join and publish are "
+                          "arrays of channel names, each optionally ending in one '*'"},
+    [JWT_ERR_TOO_MANY_CAPS] = {"too_many_caps",
+                               "the token's caps list more than 64 patterns for join or "
+                               "publish"},
+    [JWT_ERR_BAD_ISSUER] = {"bad_issuer", "the token's issuer (iss) is not accepted here"},
+    [JWT_ERR_BAD_AUDIENCE] = {"bad_audience", "the token is not meant for this server (aud)"},
+    [JWT_ERR_NOT_YET_VALID] = {"not_yet_valid",
+                               "the token is not valid yet (nbf); check the issuer's clock"},
+    [JWT_ERR_ISSUED_IN_FUTURE] = {"issued_in_future",
+                                  "the token was issued in the future (iat); check the "
+                                  "issuer's clock"},
+    [JWT_ERR_EXPIRED] = {"expired", "the token has expired; get a new one"},
+    [JWT_ERR_INTERNAL] = {"internal", "the server could not check the token; try again"},
+};
+
+_Static_assert(JWT_CAPS_MAX == 64, "jwt_errors[JWT_ERR_TOO_MANY_CAPS] says 64");
+_Static_assert(JWT_SUB_BYTES_MAX == 128, "jwt_errors[JWT_ERR_BAD_SUB] says 128");
+_Static_assert(JWT_PART_BYTES_MAX >= JWT_TOKEN_BYTES_MAX / 4 * 3, "decoded parts must fit");
+_Static_assert(JWT_PART_BYTES_MAX < UINT16_MAX, "jwt_cap_pattern offsets are 16-bit");
+
+static const char *const jwt_alg_names[JWT_ALG_COUNT] = {"HS256", "RS256", "ES256"};
+
+static const char *const jwt_cap_names[JWT_CAP_COUNT] = {"join", "publish"};
+
+const char *jwt_error_name(enum jwt_error error)
+{
+    return (unsigned)error < JWT_ERROR_COUNT ? jwt_errors[error].name : "unknown";
+}
+
+const char *jwt_error_text(enum jwt_error error)
+{
+    return (unsigned)error < JWT_ERROR_COUNT ? jwt_errors[error].text : "unknown error";
+}
+
+const char *jwt_alg_name(enum jwt_alg alg)
+{
+    assert((unsigned)alg < JWT_ALG_COUNT);
+    return jwt_alg_names[alg];
+}
+
+bool jwt_alg_parse(const char *name, size_t len, enum jwt_alg *alg)
+{
+    assert(name != NULL || len == 0);
+    for (unsigned i = 0; i < JWT_ALG_COUNT; i++) {
+        if (len == strlen(jwt_alg_names[i]) && strncasecmp(name, jwt_alg_names[i], len) == 0) {
+            *alg = (enum jwt_alg)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- bytes ---- */
+
+/* Constant time in `len`: a forger learns nothing from how long a wrong MAC took. */
+static bool bytes_equal_ct(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    uint8_t diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static int b64url_value(uint8_t c)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *at = c != 0 ? memchr(alphabet, c, 64) : NULL;
+    return at != NULL ? (int)(at - alphabet) : -1;
+}
+
+/* Strict unpadded base64url (see jwt.h, rule 1). Returns the decoded length, or -1 for a
+ * bad character, an impossible length, nonzero unused bits, or more than `cap` bytes. */
+static long b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+    if (len % 4 == 1 || len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > cap)
+        return -1;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64url_value((uint8_t)in[i]);
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    assert(n <= cap && bits < 8);
+    return acc == 0 ? (long)n : -1;
+}
+
+/* ---- keys ---- */
+
+void jwt_keyset_init(struct jwt_keyset *ks)
+{
+    assert(ks != NULL);
+    memset(ks, 0, sizeof(*ks));
+}
+
+void jwt_keyset_free(struct jwt_keyset *ks)
+{
+    assert(ks != NULL);
+    explicit_bzero(ks, sizeof(*ks));
+}
+
+/* Writes "<alg> key <kid>: <sentence>" into err and returns -1. */
+__attribute__((format(printf, 4, 5))) static int key_fail(char *err, enum jwt_alg alg,
+                                                          const char *kid, const char *fmt, ...)
+{
+    assert(err != NULL && (unsigned)alg < JWT_ALG_COUNT);
+    int n = snprintf(err, JWT_KEY_ERROR_BYTES, "%s key %.*s: ", jwt_alg_names[alg],
+                     JWT_KID_BYTES_MAX, kid != NULL && kid[0] != '\0' ? kid : "(no kid)");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, JWT_KEY_ERROR_BYTES - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The set has room, and `kid` is NULL, "", or printable, short and new. */
+static int key_id_check(const struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, char *err)
+{
+    assert(ks->count <= JWT_KEYS_MAX);
+    size_t kid_len = kid != NULL ? strlen(kid) : 0;
+    if (ks->count == JWT_KEYS_MAX)
+        return key_fail(err, alg, kid, "at most %d JWT keys can be configured", JWT_KEYS_MAX);
+    if (kid_len > JWT_KID_BYTES_MAX)
+        return key_fail(err, alg, kid, "the key id is longer than %d bytes", JWT_KID_BYTES_MAX);
+    for (size_t i = 0; i < kid_len; i++) {
+        if (kid[i] <= ' ' || kid[i] > '~')
+            return key_fail(err, alg, kid, "a key id is printable ASCII without spaces");
+    }
+    for (size_t i = 0; kid_len > 0 && i < ks->count; i++) {
+        if (strcmp(ks->keys[i].kid, kid) == 0)
+            return key_fail(err, alg, kid, "the key id is configured twice");
+    }
+    return 0;
+}
+
+/* The next slot with alg and kid filled in (not yet counted), or NULL with err. */
+static struct jwt_key *key_slot(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, char *err)
+{
+    assert((unsigned)alg < JWT_ALG_COUNT);
+    if (key_id_check(ks, kid, alg, err) != 0)
+        return NULL;
+    struct jwt_key *key = &ks->keys[ks->count];
+    memset(key, 0, sizeof(*key));
+    key->alg = alg;
+    snprintf(key->kid, sizeof(key->kid), "%s", kid != NULL ? kid : "");
+    return key;
+}
+
+int jwt_keyset_add_hmac(struct jwt_keyset *ks, const char *kid, const uint8_t *secret, size_t len,
+                        char err[JWT_KEY_ERROR_BYTES])
+{
+    assert(ks != NULL && err != NULL);
+    assert(secret != NULL || len == 0);
+    struct jwt_key *key = key_slot(ks, kid, JWT_ALG_HS256, err);
+    if (key == NULL)
+        return -1;
+    if (len < JWT_SECRET_BYTES_MIN || len > JWT_SECRET_BYTES_MAX) {
+        return key_fail(err, JWT_ALG_HS256, kid,
+                        "the secret has %zu bytes; it needs %d to %d (e.g. head -c 32 "
+                        "/dev/urandom)",
+                        len, JWT_SECRET_BYTES_MIN, JWT_SECRET_BYTES_MAX);
+    }
+    memcpy(key->material, secret, len);
+    key->material_len = len;
+    ks->count++;
+    return 0;
+}
+
+/* An RS256 key: JWT_RSA_BITS_MIN..MAX bits, odd exponent >= 3 (with e = 1 every message
+ * would be its own signature). */
+static int key_check_rsa(const uint8_t *der, size_t len, const char *kid, char *err)
+{
+    RsaKey rsa;
+    if (wc_InitRsaKey(&rsa, NULL) != 0)
+        return key_fail(err, JWT_ALG_RS256, kid, "wolfCrypt could not set up an RSA key");
+    uint8_t n[JWT_KEY_DER_BYTES_MAX], e[16];
+    word32 idx = 0, n_len = sizeof(n), e_len = sizeof(e);
+    int ret = wc_RsaPublicKeyDecode(der, &idx, &rsa, (word32)len);
+    if (ret == 0)
+        ret = idx == len ? wc_RsaFlattenPublicKey(&rsa, e, &e_len, n, &n_len) : -1;
+    if (wc_FreeRsaKey(&rsa) != 0 || ret != 0 || n_len == 0 || e_len == 0 || n[0] == 0)
+        return key_fail(err, JWT_ALG_RS256, kid, "the PEM does not hold an RSA public key");
+    unsigned bits = (unsigned)(n_len - 1) * 8 + (unsigned)(32 - __builtin_clz(n[0]));
+    if (bits < JWT_RSA_BITS_MIN || bits > JWT_RSA_BITS_MAX) {
+        return key_fail(err, JWT_ALG_RS256, kid, "the RSA key has %u bits; %d to %d are accepted",
+                        bits, JWT_RSA_BITS_MIN, JWT_RSA_BITS_MAX);
+    }
+    if ((e[e_len - 1] & 1) == 0 || (e_len == 1 && e[0] < 3))
+        return key_fail(err, JWT_ALG_RS256, kid, "the RSA exponent must be odd and at least 3");
+    return 0;
+}
+
+/* An ES256 key: a valid point on P-256. */
+static int key_check_ec(const uint8_t *der, size_t len, const char *kid, char *err)
+{
+    ecc_key ecc;
+    if (wc_ecc_init(&ecc) != 0)
+        return key_fail(err, JWT_ALG_ES256, kid, "wolfCrypt could not set up an EC key");
+    word32 idx = 0;
+    int ret = wc_EccPublicKeyDecode(der, &idx, &ecc, (word32)len);
+    bool decoded = ret == 0 && idx == len;
+    bool p256 = decoded && wc_ecc_get_curve_id(ecc.idx) == ECC_SECP256R1;
+    bool valid = p256 && wc_ecc_check_key(&ecc) == 0;
+    if (wc_ecc_free(&ecc) != 0 || !decoded)
+        return key_fail(err, JWT_ALG_ES256, kid, "the PEM does not hold an EC public key");
+    if (!valid) {
+        return key_fail(err, JWT_ALG_ES256, kid, "the EC key is %s",
+                        p256 ? "not a valid P-256 point" : "not on curve P-256 (prime256v1)");
+    }
+    return 0;
+}
+
+int jwt_keyset_add_pem(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, const char *pem,
+                       size_t len, char err[JWT_KEY_ERROR_BYTES])
+{
+    assert(ks != NULL && err != NULL && (unsigned)alg < JWT_ALG_COUNT);
+    assert(pem != NULL || len == 0);
+    if (alg == JWT_ALG_HS256)
+        return key_fail(err, alg, kid, "HS256 takes a secret, not a PEM key");
+    struct jwt_key *key = key_slot(ks, kid, alg, err);
+    if (key == NULL)
+        return -1;
+    if (len > JWT_PEM_BYTES_MAX) {
+        return key_fail(err, alg, kid, "the PEM text has %zu bytes; at most %d are read", len,
+                        JWT_PEM_BYTES_MAX);
+    }
+    int der_len = wc_PubKeyPemToDer((const unsigned char *)pem, (int)len, key->material,
+                                    sizeof(key->material));
+    if (der_len <= 0) {
+        return key_fail(err, alg, kid,
+                        "no \"BEGIN PUBLIC KEY\" block found (of a private key or a "
+                        "certificate, give the public key: openssl pkey -pubout, openssl x509 "
+                        "-pubkey -noout)");
+    }
+    int ret = alg == JWT_ALG_RS256 ? key_check_rsa(key->material, (size_t)der_len, kid, err)
+                                   : key_check_ec(key->material, (size_t)der_len, kid, err);
+    if (ret != 0)
+        return -1;
+    key->material_len = (size_t)der_len;
+    ks->count++;
+    return 0;
+}
+
+/* ---- signatures ---- */
+
+/* What a signature is checked over: the token's ASCII "header.payload", its SHA-256 (for
+ * RS256 and ES256), and the decoded signature. */
+struct jwt_signed {
+    const char *input;
+    size_t input_len;
+    uint8_t digest[JWT_DIGEST_BYTES];
+    const uint8_t *signature;
+    size_t signature_len;
+};
+
+static enum jwt_error hs256_verify(const struct jwt_key *key, const struct jwt_signed *s)
+{
+    assert(key->alg == JWT_ALG_HS256 && key->material_len >= JWT_SECRET_BYTES_MIN);
+    if (s->signature_len != JWT_DIGEST_BYTES)
+        return JWT_ERR_BAD_SIGNATURE;
+    Hmac hmac;
+    uint8_t mac[JWT_DIGEST_BYTES];
+    if (wc_HmacInit(&hmac, NULL, INVALID_DEVID) != 0)
+        return JWT_ERR_INTERNAL;
+    int ret = wc_HmacSetKey(&hmac, WC_SHA256, key->material, (word32)key->material_len);
+    if (ret == 0)
+        ret = wc_HmacUpdate(&hmac, (const byte *)s->input, (word32)s->input_len);
+    if (ret == 0)
+        ret = wc_HmacFinal(&hmac, mac);
+    wc_HmacFree(&hmac);
+    if (ret != 0)
+        return JWT_ERR_INTERNAL;
+    return bytes_equal_ct(mac, s->signature, sizeof(mac)) ? JWT_OK : JWT_ERR_BAD_SIGNATURE;
+}
+
+static enum jwt_error rs256_check(RsaKey *rsa, const struct jwt_signed *s)
+{
+    int modulus_bytes = wc_RsaEncryptSize(rsa);
+    assert(modulus_bytes <= JWT_SIGNATURE_BYTES_MAX);
+    if (modulus_bytes <= 0 || s->signature_len != (size_t)modulus_bytes)
+        return JWT_ERR_BAD_SIGNATURE; /* RFC 8017 8.2.2 step 1: exactly k bytes */
+    uint8_t plain[JWT_SIGNATURE_BYTES_MAX];
+    int n = wc_RsaSSL_Verify(s->signature, (word32)s->signature_len, plain, sizeof(plain), rsa);
+    if (n == MEMORY_E)
+        return JWT_ERR_INTERNAL;
+    size_t prefix = sizeof(sha256_digest_info);
+    if (n != (int)(prefix + JWT_DIGEST_BYTES) ||
+        !bytes_equal_ct(plain, sha256_digest_info, prefix) ||
+        !bytes_equal_ct(plain + prefix, s->digest, JWT_DIGEST_BYTES)) {
+        return JWT_ERR_BAD_SIGNATURE;
+    }
+    return JWT_OK;
+}
+
+static enum jwt_error rs256_verify(const struct jwt_key *key, const struct jwt_signed *s)
+{
+    assert(key->alg == JWT_ALG_RS256 && key->material_len > 0);
+    RsaKey rsa;
+    if (wc_InitRsaKey(&rsa, NULL) != 0)
+        return JWT_ERR_INTERNAL;
+    word32 idx = 0;
+    enum jwt_error err = JWT_ERR_INTERNAL; /* the DER was checked when the key was added */
+    if (wc_RsaPublicKeyDecode(key->material, &idx, &rsa, (word32)key->material_len) == 0)
+        err = rs256_check(&rsa, s);
+    if (wc_FreeRsaKey(&rsa) != 0)
+        return JWT_ERR_INTERNAL;
+    return err;
+}
+
+static enum jwt_error es256_verify(const struct jwt_key *key, const struct jwt_signed *s)
+{
+    assert(key->alg == JWT_ALG_ES256 && key->material_len > 0);
+    if (s->signature_len != JWT_ES256_SIGNATURE_BYTES)
+        return JWT_ERR_BAD_SIGNATURE;
+    const uint8_t *r = s->signature, *ss = s->signature + JWT_ES256_SIGNATURE_BYTES / 2;
+    uint8_t der[JWT_ECDSA_DER_BYTES_MAX];
+    word32 der_len = sizeof(der);
+    if (wc_ecc_rs_raw_to_sig(r, 32, ss, 32, der, &der_len) != 0)
+        return JWT_ERR_BAD_SIGNATURE; /* R or S is zero */
+    ecc_key ecc;
+    if (wc_ecc_init(&ecc) != 0)
+        return JWT_ERR_INTERNAL;
+    word32 idx = 0;
+    int verified = 0;
+    enum jwt_error err = JWT_ERR_INTERNAL; /* the DER was checked when the key was added */
+    if (wc_EccPublicKeyDecode(key->material, &idx, &ecc, (word32)key->material_len) == 0) {
+        int ret = wc_ecc_verify_hash(der, der_len, s->digest, JWT_DIGEST_BYTES, &verified, &ecc);
+        err = ret == MEMORY_E             ? JWT_ERR_INTERNAL
+              : ret == 0 && verified == 1 ? JWT_OK
+                                          : JWT_ERR_BAD_SIGNATURE;
+    }
+    if (wc_ecc_free(&ecc) != 0)
+        return JWT_ERR_INTERNAL;
+    return err;
+}
+
+static enum jwt_error key_verify(const struct jwt_key *key, const struct jwt_signed *s)
+{
+    switch (key->alg) {
+    case JWT_ALG_HS256:
+        return hs256_verify(key, s);
+    case JWT_ALG_RS256:
+        return rs256_verify(key, s);
+    case JWT_ALG_ES256:
+        return es256_verify(key, s);
+    case JWT_ALG_COUNT:
+        break;
+    }
+    assert(!"a key bound to no algorithm");
+    return JWT_ERR_INTERNAL;
+}
+
+/* ---- the token ---- */
+
+/* The parts of the header that matter. */
+struct jwt_header {
+    enum jwt_alg alg;
+    bool has_kid;
+    size_t kid_len;
+    char kid[JWT_KID_BYTES_MAX]; /* decoded, not NUL-terminated */
+};
+
+/* Selects keys by the header (jwt.h, rule 3) and verifies. Only keys bound to h->alg are
+ * ever passed to key_verify. */
+static enum jwt_error token_select_and_verify(const struct jwt_keyset *ks,
+                                              const struct jwt_header *h,
+                                              const struct jwt_signed *s, size_t *key_index)
+{
+    assert(ks->count <= JWT_KEYS_MAX);
+    bool any = false;
+    for (size_t i = 0; i < ks->count; i++) {
+        const struct jwt_key *key = &ks->keys[i];
+        if (h->has_kid) {
+            if (strlen(key->kid) != h->kid_len || memcmp(key->kid, h->kid, h->kid_len) != 0)
+                continue;
+            if (key->alg != h->alg)
+                return JWT_ERR_ALG_MISMATCH;
+        } else if (key->alg != h->alg) {
+            continue;
+        }
+        any = true;
+        enum jwt_error err = key_verify(key, s);
+        if (err != JWT_ERR_BAD_SIGNATURE) {
+            *key_index = i;
+            return err;
+        }
+        if (h->has_kid)
+            return err; /* kids are unique: no other key may be tried */
+    }
+    return any ? JWT_ERR_BAD_SIGNATURE : JWT_ERR_NO_KEY;
+}
+
+static enum jwt_error header_alg(struct json_span raw, enum jwt_alg *alg)
+{
+    char name[JWT_ALG_NAME_BYTES_MAX];
+    long len = json_string_decode(raw, name, sizeof(name));
+    if (len < 0)
+        return JWT_ERR_ALG_UNSUPPORTED;
+    if (len == 4 && strncasecmp(name, "none", 4) == 0)
+        return JWT_ERR_ALG_NONE;
+    for (unsigned i = 0; i < JWT_ALG_COUNT; i++) {
+        if ((size_t)len == strlen(jwt_alg_names[i]) &&
+            memcmp(name, jwt_alg_names[i], (size_t)len) == 0) {
+            *alg = (enum jwt_alg)i;
+            return JWT_OK;
+        }
+    }
+    return JWT_ERR_ALG_UNSUPPORTED;
+}
+
+static enum jwt_error header_parse(const char *text, size_t len, struct json_member *members,
+                                   struct jwt_header *h)
+{
+    size_t count = 0;
+    struct json_result res;
+    if (json_object_scan(text, len, JWT_JSON_DEPTH_MAX, members, JWT_JSON_MEMBERS_MAX, &count,
+                         &res) != JSON_OK) {
+        return JWT_ERR_BAD_JSON;
+    }
+    const struct json_member *alg = json_member_find(members, count, "alg");
+    if (alg == NULL || alg->type != JSON_STRING)
+        return JWT_ERR_BAD_HEADER;
+    enum jwt_error err = header_alg(alg->value, &h->alg);
+    if (err != JWT_OK)
+        return err;
+    if (json_member_find(members, count, "crit") != NULL)
+        return JWT_ERR_CRIT;
+    const struct json_member *kid = json_member_find(members, count, "kid");
+    h->has_kid = kid != NULL;
+    h->kid_len = 0;
+    if (kid == NULL)
+        return JWT_OK;
+    if (kid->type != JSON_STRING)
+        return JWT_ERR_BAD_HEADER;
+    long kid_len = json_string_decode(kid->value, h->kid, sizeof(h->kid));
+    if (kid_len <= 0)
+        return JWT_ERR_NO_KEY; /* empty or longer than any configured kid */
+    h->kid_len = (size_t)kid_len;
+    return JWT_OK;
+}
+
+/* The three base64url parts, as sent. */
+struct jwt_parts {
+    struct json_span header, payload, signature;
+};
+
+static bool token_split(const char *token, size_t len, struct jwt_parts *p)
+{
+    const char *dot1 = memchr(token, '.', len);
+    if (dot1 == NULL)
+        return false;
+    const char *rest = dot1 + 1;
+    const char *end = token + len;
+    const char *dot2 = memchr(rest, '.', (size_t)(end - rest));
+    if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL)
+        return false;
+    p->header = (struct json_span){token, (size_t)(dot1 - token)};
+    p->payload = (struct json_span){rest, (size_t)(dot2 - rest)};
+    p->signature = (struct json_span){dot2 + 1, (size_t)(end - dot2 - 1)};
+    return p->header.len > 0 && p->payload.len > 0;
+}
+
+/* ---- claims ---- */
+
+static bool sub_has_control(const uint8_t *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return true;
+        /* U+0080..U+009F; the text is valid UTF-8, so a lead byte has its continuation */
+        if (s[i] == 0xc2 && i + 1 < len && s[i + 1] <= 0x9f)
+            return true;
+    }
+    return false;
+}
+
+static enum jwt_error claims_sub(const struct json_member *m, size_t count, struct jwt_claims *out)
+{
+    const struct json_member *sub = json_member_find(m, count, "sub");
+    if (sub == NULL)
+        return JWT_ERR_MISSING_SUB;
+    if (sub->type != JSON_STRING)
+        return JWT_ERR_BAD_SUB;
+    long len = json_string_decode(sub->value, out->sub, JWT_SUB_BYTES_MAX);
+    if (len <= 0 || sub_has_control((const uint8_t *)out->sub, (size_t)len)) {
+        out->sub[0] = '\0';
+        return JWT_ERR_BAD_SUB;
+    }
+    out->sub[len] = '\0';
+    out->sub_len = (size_t)len;
+    return JWT_OK;
+}
+
+static enum jwt_error claims_time(const struct json_member *m, size_t count, const char *name,
+                                  bool *has, int64_t *value)
+{
+    const struct json_member *claim = json_member_find(m, count, name);
+    if (claim == NULL)
+        return JWT_OK;
+    if (claim->type != JSON_NUMBER || !json_number_to_i64(claim->value, value))
+        return JWT_ERR_BAD_CLAIM;
+    *has = true;
+    return JWT_OK;
+}
+
+static enum jwt_error claims_times(const struct json_member *m, size_t count,
+                                   const struct jwt_policy *policy, struct jwt_claims *out)
+{
+    enum jwt_error err = claims_time(m, count, "exp", &out->has_exp, &out->exp_s);
+    if (err == JWT_OK)
+        err = claims_time(m, count, "nbf", &out->has_nbf, &out->nbf_s);
+    if (err == JWT_OK)
+        err = claims_time(m, count, "iat", &out->has_iat, &out->iat_s);
+    if (err == JWT_OK && policy->require_exp && !out->has_exp)
+        err = JWT_ERR_MISSING_EXP;
+    return err;
+}
+
+/* Channel-name characters (docs/protocol.md 4.1), and '*' as the last byte only. */
+static bool cap_pattern_valid(const char *p, size_t len)
+{
+    static const char extra[] = "_-.:@/=";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        bool name_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                         (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL);
+        if (!name_char && !(c == '*' && i == len - 1))
+            return false;
+    }
+    return len > 0;
+}
+
+static enum jwt_error caps_list(struct json_span array, struct jwt_cap_list *list,
+                                struct jwt_claims *out)
+{
+    size_t pos = 0;
+    struct json_span element;
+    enum json_type type;
+    while (json_array_next(array, &pos, &element, &type)) {
+        if (type != JSON_STRING)
+            return JWT_ERR_BAD_CAPS;
+        if (list->count == JWT_CAPS_MAX)
+            return JWT_ERR_TOO_MANY_CAPS;
+        assert(out->cap_bytes_used <= sizeof(out->cap_bytes));
+        size_t room = sizeof(out->cap_bytes) - out->cap_bytes_used;
+        char *dst = out->cap_bytes + out->cap_bytes_used;
+        long len = json_string_decode(
+            element, dst, room < JWT_CAP_PATTERN_BYTES_MAX ? room : JWT_CAP_PATTERN_BYTES_MAX);
+        if (len <= 0 || !cap_pattern_valid(dst, (size_t)len))
+            return JWT_ERR_BAD_CAPS;
+        list->patterns[list->count++] =
+            (struct jwt_cap_pattern){(uint16_t)out->cap_bytes_used, (uint16_t)len};
+        out->cap_bytes_used += (size_t)len;
+    }
+    return JWT_OK;
+}
+
+static enum jwt_error claims_caps(const struct json_member *m, size_t count, struct jwt_claims *out)
+{
+    const struct json_member *caps = json_member_find(m, count, "caps");
+    if (caps == NULL)
+        return JWT_OK;
+    struct json_member lists[JWT_JSON_MEMBERS_MAX];
+    size_t lists_count = 0;
+    struct json_result res;
+    if (caps->type != JSON_OBJECT ||
+        json_object_scan(caps->value.ptr, caps->value.len, JWT_JSON_DEPTH_MAX, lists,
+                         JWT_JSON_MEMBERS_MAX, &lists_count, &res) != JSON_OK) {
+        return JWT_ERR_BAD_CAPS;
+    }
+    for (unsigned cap = 0; cap < JWT_CAP_COUNT; cap++) {
+        const struct json_member *list = json_member_find(lists, lists_count, jwt_cap_names[cap]);
+        if (list == NULL)
+            continue;
+        if (list->type != JSON_ARRAY)
+            return JWT_ERR_BAD_CAPS;
+        enum jwt_error err = caps_list(list->value, &out->caps[cap], out);
+        if (err != JWT_OK)
+            return err;
+    }
+    return JWT_OK;
+}
+
+static enum jwt_error claims_issuer(const struct json_member *m, size_t count,
+                                    const struct jwt_policy *policy)
+{
+    if (policy->issuer == NULL || policy->issuer[0] == '\0')
+        return JWT_OK;
+    const struct json_member *iss = json_member_find(m, count, "iss");
+    if (iss == NULL || iss->type != JSON_STRING ||
+        !json_string_equals(iss->value, policy->issuer)) {
+        return JWT_ERR_BAD_ISSUER;
+    }
+    return JWT_OK;
+}
+
+static enum jwt_error claims_audience(const struct json_member *m, size_t count,
+                                      const struct jwt_policy *policy)
+{
+    if (policy->audience == NULL || policy->audience[0] == '\0')
+        return JWT_OK;
+    const struct json_member *aud = json_member_find(m, count, "aud");
+    if (aud == NULL)
+        return JWT_ERR_BAD_AUDIENCE;
+    if (aud->type == JSON_STRING)
+        return json_string_equals(aud->value, policy->audience) ? JWT_OK : JWT_ERR_BAD_AUDIENCE;
+    if (aud->type != JSON_ARRAY)
+        return JWT_ERR_BAD_CLAIM;
+    /* Bounded by the payload: at most JWT_PART_BYTES_MAX / 3 elements. */
+    size_t pos = 0;
+    struct json_span element;
+    enum json_type type;
+    bool found = false;
+    while (json_array_next(aud->value, &pos, &element, &type)) {
+        if (type != JSON_STRING)
+            return JWT_ERR_BAD_CLAIM;
+        found = found || json_string_equals(element, policy->audience);
+    }
+    return found ? JWT_OK : JWT_ERR_BAD_AUDIENCE;
+}
+
+/* exp last: see jwt.h, rule 6. now_s + leeway cannot overflow (jwt_verify asserts). */
+static enum jwt_error claims_window(const struct jwt_claims *c, const struct jwt_policy *policy,
+                                    int64_t now_s)
+{
+    int64_t leeway = policy->leeway_s;
+    if (c->has_nbf && now_s + leeway < c->nbf_s)
+        return JWT_ERR_NOT_YET_VALID;
+    if (c->has_iat && c->iat_s > now_s + leeway)
+        return JWT_ERR_ISSUED_IN_FUTURE;
+    if (c->has_exp && now_s - leeway >= c->exp_s)
+        return JWT_ERR_EXPIRED;
+    return JWT_OK;
+}
+
+static enum jwt_error claims_parse(const char *text, size_t len, struct json_member *m,
+                                   const struct jwt_policy *policy, int64_t now_s,
+                                   struct jwt_claims *out)
+{
+    size_t count = 0;
+    struct json_result res;
+    if (json_object_scan(text, len, JWT_JSON_DEPTH_MAX, m, JWT_JSON_MEMBERS_MAX, &count, &res) !=
+        JSON_OK) {
+        return JWT_ERR_BAD_JSON;
+    }
+    enum jwt_error err = claims_sub(m, count, out);
+    if (err == JWT_OK)
+        err = claims_times(m, count, policy, out);
+    if (err == JWT_OK)
+        err = claims_caps(m, count, out);
+    if (err == JWT_OK)
+        err = claims_issuer(m, count, policy);
+    if (err == JWT_OK)
+        err = claims_audience(m, count, policy);
+    return err == JWT_OK ? claims_window(out, policy, now_s) : err;
+}
+
+static void claims_reset(struct jwt_claims *out)
+{
+    out->sub[0] = '\0';
+    out->sub_len = 0;
+    out->has_exp = out->has_nbf = out->has_iat = false;
+    out->exp_s = out->nbf_s = out->iat_s = 0;
+    out->key_index = 0;
+    for (unsigned cap = 0; cap < JWT_CAP_COUNT; cap++)
+        out->caps[cap].count = 0;
+    out->cap_bytes_used = 0;
+}
+
+/* Working memory of one verification, on the stack. */
+struct jwt_scratch {
+    uint8_t text[JWT_PART_BYTES_MAX]; /* decoded header, then the decoded payload after it */
+    uint8_t signature[JWT_SIGNATURE_BYTES_MAX];
+    struct json_member members[JWT_JSON_MEMBERS_MAX];
+    struct jwt_header header;
+};
+
+/* Rules 1 to 4 of jwt.h: everything up to and including the signature. On success the
+ * decoded payload is at w->text + *payload_at, *payload_len bytes. */
+static enum jwt_error token_check(const struct jwt_keyset *ks, const char *token, size_t len,
+                                  struct jwt_scratch *w, size_t *payload_at, size_t *payload_len,
+                                  size_t *key_index)
+{
+    struct jwt_parts parts;
+    if (!token_split(token, len, &parts))
+        return JWT_ERR_MALFORMED;
+    long header_len = b64url_decode(parts.header.ptr, parts.header.len, w->text, sizeof(w->text));
+    if (header_len < 0)
+        return JWT_ERR_BAD_BASE64;
+    enum jwt_error err =
+        header_parse((const char *)w->text, (size_t)header_len, w->members, &w->header);
+    if (err != JWT_OK)
+        return err;
+    long body_len = b64url_decode(parts.payload.ptr, parts.payload.len, w->text + header_len,
+                                  sizeof(w->text) - (size_t)header_len);
+    if (body_len < 0)
+        return JWT_ERR_BAD_BASE64;
+    if (parts.signature.len > JWT_SIGNATURE_CHARS_MAX)
+        return JWT_ERR_BAD_SIGNATURE;
+    long sig_len =
+        b64url_decode(parts.signature.ptr, parts.signature.len, w->signature, sizeof(w->signature));
+    if (sig_len < 0)
+        return JWT_ERR_BAD_BASE64;
+    struct jwt_signed s = {.input = token,
+                           .input_len = parts.header.len + 1 + parts.payload.len,
+                           .signature = w->signature,
+                           .signature_len = (size_t)sig_len};
+    if (w->header.alg != JWT_ALG_HS256 &&
+        wc_Sha256Hash((const byte *)s.input, (word32)s.input_len, s.digest) != 0) {
+        return JWT_ERR_INTERNAL;
+    }
+    *payload_at = (size_t)header_len;
+    *payload_len = (size_t)body_len;
+    return token_select_and_verify(ks, &w->header, &s, key_index);
+}
+
+enum jwt_error jwt_verify(const struct jwt_keyset *ks, const char *token, size_t len,
+                          const struct jwt_policy *policy, int64_t now_s, struct jwt_claims *out)
+{
+    assert(ks != NULL && policy != NULL && out != NULL && (token != NULL || len == 0));
+    assert(policy->leeway_s <= JWT_LEEWAY_S_MAX && now_s >= 0 &&
+           now_s <= INT64_MAX - JWT_LEEWAY_S_MAX);
+    claims_reset(out);
+    size_t limit = policy->token_bytes_max;
+    if (limit == 0 || limit > JWT_TOKEN_BYTES_MAX)
+        limit = JWT_TOKEN_BYTES_MAX;
+    if (len > limit)
+        return JWT_ERR_TOO_LONG;
+    struct jwt_scratch w;
+    size_t payload_at = 0, payload_len = 0, key_index = 0;
+    enum jwt_error err = token_check(ks, token, len, &w, &payload_at, &payload_len, &key_index);
+    if (err == JWT_OK) {
+        err = claims_parse((const char *)w.text + payload_at, payload_len, w.members, policy, now_s,
+                           out);
+    }
+    if (err != JWT_OK) {
+        claims_reset(out);
+        return err;
+    }
+    out->key_index = key_index;
+    return JWT_OK;
+}
+
+bool jwt_caps_allow(const struct jwt_claims *claims, enum jwt_cap cap, const char *channel,
+                    size_t len)
+{
+    assert(claims != NULL && (unsigned)cap < JWT_CAP_COUNT);
+    assert(channel != NULL || len == 0);
+    const struct jwt_cap_list *list = &claims->caps[cap];
+    for (size_t i = 0; i < list->count; i++) {
+        const char *p = claims->cap_bytes + list->patterns[i].offset;
+        size_t plen = list->patterns[i].len;
+        bool prefix = p[plen - 1] == '*';
+        size_t need = prefix ? plen - 1 : plen;
+        if ((prefix ? len >= need : len == need) && (need == 0 || memcmp(p, channel, need) == 0))
+            return true;
+    }
+    return false;
+}
