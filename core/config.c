@@ -3,6 +3,13 @@
  * Every value goes through one parser per type (config_parse_value) whether it comes from
  * a default, a file line or a flag, so the three can never accept different things. A
  * name given twice in a file: the last one wins, like a later flag overriding the file.
+ * The one thing to keep when changing a parser: a value is parsed aside and stored only
+ * once it is accepted, so a refused value leaves the option (and the memory it owns) as it
+ * was, and config_print_values writes every stored value in a form the loader reads back.
+ *
+ * Beyond the header: strings and list items may not hold a line break (a file could not
+ * hold them); list items are at most CONFIG_STRING_BYTES_MAX bytes each; a NULL default
+ * zeroes the field (freeing an owned value); an address never set prints as a comment.
  */
 #include "core/config.h"
 
@@ -46,53 +53,54 @@ static size_t config_parse_decimal(const char *text, uint64_t *value)
     return i;
 }
 
-/* Multiplies a parsed number by a unit; false on overflow. */
-static bool config_scale(uint64_t *value, uint64_t unit)
+struct config_unit {
+    const char *suffix;
+    uint64_t scale;
+};
+
+/* Largest first, so formatting can take the first that divides exactly. Sizes also read
+ * upper-case suffixes; durations do not ("5M" is more likely a size than five minutes). */
+static const struct config_unit config_size_units[] = {
+    {"g", 1u << 30}, {"G", 1u << 30}, {"m", 1u << 20}, {"M", 1u << 20},
+    {"k", 1u << 10}, {"K", 1u << 10}, {"", 1},
+};
+static const struct config_unit config_duration_units[] = {
+    {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}, {"", 1},
+};
+
+/* The suffixes a number of this type may carry; a plain number takes none. */
+static const struct config_unit *config_units(enum config_type type, size_t *count)
 {
-    if (unit != 0 && *value > UINT64_MAX / unit)
-        return false;
-    *value *= unit;
-    return true;
+    static const struct config_unit plain[] = {{"", 1}};
+    if (type == CONFIG_SIZE) {
+        *count = sizeof config_size_units / sizeof config_size_units[0];
+        return config_size_units;
+    }
+    if (type == CONFIG_DURATION) {
+        *count = sizeof config_duration_units / sizeof config_duration_units[0];
+        return config_duration_units;
+    }
+    *count = 1;
+    return plain;
 }
 
-static bool config_parse_size(const char *text, uint64_t *value)
+/* Digits and then exactly one of `units`' suffixes; false on anything else or overflow. */
+static bool config_parse_scaled(const char *text, const struct config_unit *units, size_t count,
+                                uint64_t *value)
 {
     size_t digits = config_parse_decimal(text, value);
     if (digits == 0)
         return false;
-    const char *suffix = text + digits;
-    uint64_t unit = 1;
-    if (*suffix == 'k' || *suffix == 'K')
-        unit = (uint64_t)1 << 10;
-    else if (*suffix == 'm' || *suffix == 'M')
-        unit = (uint64_t)1 << 20;
-    else if (*suffix == 'g' || *suffix == 'G')
-        unit = (uint64_t)1 << 30;
-    else if (*suffix != '\0')
-        return false;
-    if (unit != 1 && suffix[1] != '\0')
-        return false;
-    return config_scale(value, unit);
-}
-
-static bool config_parse_duration(const char *text, uint64_t *value)
-{
-    size_t digits = config_parse_decimal(text, value);
-    if (digits == 0)
-        return false;
-    const char *suffix = text + digits;
-    uint64_t unit;
-    if (*suffix == '\0' || strcmp(suffix, "ms") == 0)
-        unit = 1;
-    else if (strcmp(suffix, "s") == 0)
-        unit = 1000;
-    else if (strcmp(suffix, "m") == 0)
-        unit = 60 * 1000;
-    else if (strcmp(suffix, "h") == 0)
-        unit = 3600 * 1000;
-    else
-        return false;
-    return config_scale(value, unit);
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(text + digits, units[i].suffix) == 0) {
+            assert(units[i].scale > 0);
+            if (*value > UINT64_MAX / units[i].scale)
+                return false;
+            *value *= units[i].scale;
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool config_parse_bool(const char *text, bool *value)
@@ -112,30 +120,62 @@ static bool config_parse_bool(const char *text, bool *value)
     return false;
 }
 
-static bool config_parse_addr(const char *text, struct config_addr *addr)
+/* True for text that reads like a host name ("localhost", "db-1.internal"), so the error
+ * can say that names are not resolved rather than that the address is malformed. */
+static bool config_looks_like_name(const char *host)
+{
+    bool letter = false;
+    for (const char *p = host; *p != '\0'; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+            return false;
+        letter = letter || isalpha((unsigned char)*p);
+    }
+    return letter;
+}
+
+/* Splits "host:port" or "[host]:port" into `host` (NUL-terminated) and the port text.
+ * Returns NULL, or the reason the text is not of that shape ("" when the expectation alone
+ * says it). */
+static const char *config_split_addr(const char *text, char host[64], const char **port_text)
+{
+    const char *host_start = text, *host_end;
+    if (text[0] == '[') {
+        host_start = text + 1;
+        host_end = strchr(text, ']');
+        if (host_end == NULL || host_end[1] != ':')
+            return host_end == NULL ? "" : "the port is missing";
+        *port_text = host_end + 2;
+    } else {
+        host_end = strrchr(text, ':');
+        if (host_end == NULL)
+            return "the port is missing";
+        if (memchr(text, ':', (size_t)(host_end - text)) != NULL)
+            return "an IPv6 address goes in brackets";
+        *port_text = host_end + 1;
+    }
+    size_t len = (size_t)(host_end - host_start);
+    if (len >= 64)
+        return "";
+    memcpy(host, host_start, len);
+    host[len] = '\0';
+    return NULL;
+}
+
+/* Parses a numeric address into `addr` (zeroed first). Returns NULL, or the reason. */
+static const char *config_parse_addr(const char *text, struct config_addr *addr)
 {
     char host[64];
-    const char *port_text;
+    const char *port_text = NULL;
     memset(addr, 0, sizeof *addr);
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || close[1] != ':' || (size_t)(close - text - 1) >= sizeof host)
-            return false;
-        memcpy(host, text + 1, (size_t)(close - text - 1));
-        host[close - text - 1] = '\0';
-        port_text = close + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (colon == NULL || (size_t)(colon - text) >= sizeof host)
-            return false;
-        memcpy(host, text, (size_t)(colon - text));
-        host[colon - text] = '\0';
-        port_text = colon + 1;
-    }
+    if (strlen(text) >= sizeof addr->text)
+        return "too long for an address";
+    const char *why = config_split_addr(text, host, &port_text);
+    if (why != NULL)
+        return why;
     uint64_t port;
     size_t digits = config_parse_decimal(port_text, &port);
     if (digits == 0 || digits > 5 || port_text[digits] != '\0' || port > 65535)
-        return false;
+        return "the port must be a number from 0 to 65535";
     struct sockaddr_in *v4 = (struct sockaddr_in *)&addr->addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr->addr;
     if (text[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
@@ -147,10 +187,13 @@ static bool config_parse_addr(const char *text, struct config_addr *addr)
         v6->sin6_port = htons((uint16_t)port);
         addr->addr_len = sizeof *v6;
     } else {
-        return false;
+        return text[0] != '[' && config_looks_like_name(host)
+                   ? "host names are not resolved (there is no DNS lookup at start)"
+                   : "";
     }
+    assert(addr->addr_len <= sizeof addr->addr);
     snprintf(addr->text, sizeof addr->text, "%s", text);
-    return true;
+    return NULL;
 }
 
 static void config_list_free(struct config_list *list)
@@ -162,6 +205,28 @@ static void config_list_free(struct config_list *list)
     list->count = 0;
 }
 
+/* Copies one list item, `start` to `end` with surrounding spaces trimmed. Returns NULL with
+ * `why` set when it is empty, too long or cannot be allocated. */
+static char *config_list_item(const char *start, const char *end, const char **why)
+{
+    while (start < end && isspace((unsigned char)*start))
+        start++;
+    while (end > start && isspace((unsigned char)end[-1]))
+        end--;
+    if (start == end) {
+        *why = "empty item";
+        return NULL;
+    }
+    if (end - start > CONFIG_STRING_BYTES_MAX) {
+        *why = "item too long";
+        return NULL;
+    }
+    char *item = strndup(start, (size_t)(end - start));
+    if (item == NULL)
+        *why = "out of memory";
+    return item;
+}
+
 /* Splits "a, b,c" into a new list. Returns 0, or -1 with `why` set. */
 static int config_parse_list(const char *text, struct config_list *out, const char **why)
 {
@@ -169,6 +234,10 @@ static int config_parse_list(const char *text, struct config_list *out, const ch
     out->count = 0;
     if (*text == '\0')
         return 0;
+    if (strchr(text, '\n') != NULL) {
+        *why = "a line break in the list";
+        return -1;
+    }
     size_t count = 1;
     for (const char *p = text; *p != '\0'; p++)
         count += *p == ',';
@@ -186,86 +255,104 @@ static int config_parse_list(const char *text, struct config_list *out, const ch
         const char *end = strchr(start, ',');
         if (end == NULL)
             end = start + strlen(start);
-        const char *a = start, *b = end;
-        while (a < b && isspace((unsigned char)*a))
-            a++;
-        while (b > a && isspace((unsigned char)b[-1]))
-            b--;
-        if (a == b) {
-            *why = "empty item";
-            config_list_free(out);
-            return -1;
-        }
-        out->items[i] = strndup(a, (size_t)(b - a));
+        out->items[i] = config_list_item(start, end, why);
         if (out->items[i] == NULL) {
-            *why = "out of memory";
             config_list_free(out);
             return -1;
         }
         out->count = i + 1;
         start = *end == ',' ? end + 1 : end;
     }
+    assert(*start == '\0' && out->count == count);
     return 0;
 }
 
-/* Formats a byte count or duration in the largest exact unit ("16m", "5s"). */
-static void config_format_scaled(const struct config_option *opt, uint64_t v, char *out, size_t cap)
+/* Formats a number of this option's type: sizes and durations in the largest exact unit
+ * ("16m", "5s", "1500ms"; zero is "0"), so the text reads back to the same value. */
+static void config_format_number(const struct config_option *opt, uint64_t v, char *out, size_t cap)
 {
-    static const struct {
-        uint64_t unit;
-        const char *suffix;
-    } sizes[] = {{1u << 30, "g"}, {1u << 20, "m"}, {1u << 10, "k"}},
-      durations[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
-    const __typeof__(sizes[0]) *units = opt->type == CONFIG_SIZE ? sizes : durations;
-    for (size_t i = 0; i < 3; i++) {
-        if (v != 0 && v % units[i].unit == 0) {
-            snprintf(out, cap, "%" PRIu64 "%s", v / units[i].unit, units[i].suffix);
+    assert(cap > 0);
+    size_t count;
+    const struct config_unit *units = config_units(opt->type, &count);
+    for (size_t i = 0; i < count; i++) {
+        if (v != 0 && units[i].suffix[0] != '\0' && v % units[i].scale == 0) {
+            snprintf(out, cap, "%" PRIu64 "%s", v / units[i].scale, units[i].suffix);
             return;
         }
     }
-    snprintf(out, cap, "%" PRIu64 "%s", v, opt->type == CONFIG_DURATION ? "ms" : "");
+    snprintf(out, cap, "%" PRIu64, v);
 }
 
-/* What a value of this option must look like, for error sentences and --help. */
-static void config_expectation(const struct config_option *opt, char *out, size_t cap)
+/* The allowed range of a number option: "from 1 to 64m" (`help`: "1..64m"), "at least 4k"
+ * ("4k.." ) when there is no upper bound, "" when there is no bound at all. */
+static void config_format_range(const struct config_option *opt, bool help, char *out, size_t cap)
 {
     char lo[32], hi[32];
+    assert(opt->type == CONFIG_UINT || opt->type == CONFIG_SIZE || opt->type == CONFIG_DURATION);
+    config_format_number(opt, opt->min, lo, sizeof lo);
+    config_format_number(opt, opt->max, hi, sizeof hi);
+    if (opt->max != UINT64_MAX)
+        snprintf(out, cap, help ? "%s..%s" : "from %s to %s", lo, hi);
+    else if (opt->min != 0)
+        snprintf(out, cap, help ? "%s.." : "at least %s", lo);
+    else
+        snprintf(out, cap, "%s", "");
+}
+
+/* Joins an enum's values: "debug, info, warn, error". */
+static void config_format_enum(const struct config_option *opt, char *out, size_t cap)
+{
+    assert(opt->enum_values != NULL && cap > 0);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; opt->enum_values[i] != NULL && used < cap; i++) {
+        int n = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", opt->enum_values[i]);
+        if (n < 0)
+            return;
+        used += (size_t)n;
+    }
+}
+
+/* What a value of this option must look like, for error sentences. */
+static void config_expectation(const struct config_option *opt, char *out, size_t cap)
+{
+    static const char *const number_forms[] = {
+        [CONFIG_UINT] = "a whole number",
+        [CONFIG_SIZE] = "a size like 65536, 64k or 16m",
+        [CONFIG_DURATION] = "a duration like 250ms, 5s or 2m",
+    };
+    char detail[224];
     switch (opt->type) {
     case CONFIG_BOOL:
         snprintf(out, cap, "expected true or false (also yes/no, on/off, 1/0)");
         return;
     case CONFIG_UINT:
-        snprintf(out, cap, "expected a whole number from %" PRIu64 " to %" PRIu64, opt->min,
-                 opt->max);
-        return;
     case CONFIG_SIZE:
     case CONFIG_DURATION:
-        config_format_scaled(opt, opt->min, lo, sizeof lo);
-        config_format_scaled(opt, opt->max, hi, sizeof hi);
-        snprintf(out, cap, "expected %s from %s to %s",
-                 opt->type == CONFIG_SIZE ? "a size like 65536, 64k or 16m"
-                                          : "a duration like 250ms, 5s or 2m",
-                 lo, hi);
+        config_format_range(opt, false, detail, sizeof detail);
+        snprintf(out, cap, "expected %s%s%s", number_forms[opt->type], detail[0] ? ", " : "",
+                 detail);
         return;
     case CONFIG_STRING:
-        snprintf(out, cap, "expected text of at most %d bytes", CONFIG_STRING_BYTES_MAX);
+        snprintf(out, cap, "expected one line of text of at most %d bytes",
+                 CONFIG_STRING_BYTES_MAX);
         return;
-    case CONFIG_ENUM: {
-        size_t used = (size_t)snprintf(out, cap, "expected one of:");
-        for (size_t i = 0; opt->enum_values[i] != NULL && used < cap; i++)
-            used += (size_t)snprintf(out + used, cap - used, " %s", opt->enum_values[i]);
+    case CONFIG_ENUM:
+        config_format_enum(opt, detail, sizeof detail);
+        snprintf(out, cap, "expected one of: %s", detail);
         return;
-    }
     case CONFIG_ADDR:
         snprintf(out, cap,
-                 "expected a numeric address and port like 0.0.0.0:8080 or "
-                 "[::1]:8080 (host names are not resolved)");
+                 "expected a numeric IP address and port like 0.0.0.0:8080 or [::1]:8080");
         return;
     case CONFIG_LIST:
-        snprintf(out, cap, "expected a comma-separated list of at most %d non-empty items",
-                 CONFIG_LIST_ITEMS_MAX);
+        snprintf(out, cap,
+                 "expected a comma-separated list of at most %d non-empty items of one line "
+                 "and at most %d bytes each",
+                 CONFIG_LIST_ITEMS_MAX, CONFIG_STRING_BYTES_MAX);
         return;
     }
+    snprintf(out, cap, "expected a value of option type %d", (int)opt->type);
 }
 
 static int config_fail(const struct config_option *opt, const char *value, const char *why,
@@ -282,13 +369,9 @@ static int config_parse_number(const struct config_option *opt, const char *valu
                                char *err)
 {
     uint64_t v = 0;
-    bool ok;
-    if (opt->type == CONFIG_SIZE)
-        ok = config_parse_size(value, &v);
-    else if (opt->type == CONFIG_DURATION)
-        ok = config_parse_duration(value, &v);
-    else
-        ok = config_parse_decimal(value, &v) == strlen(value) && *value != '\0';
+    size_t count;
+    const struct config_unit *units = config_units(opt->type, &count);
+    bool ok = config_parse_scaled(value, units, count, &v);
     if (!ok)
         return config_fail(opt, value, NULL, err);
     if (v < opt->min || v > opt->max)
@@ -310,6 +393,23 @@ static int config_parse_enum(const struct config_option *opt, const char *value,
     return config_fail(opt, value, NULL, err);
 }
 
+/* A string replaces (and frees) the old one only once the new one is accepted. */
+static int config_parse_string(const struct config_option *opt, const char *value, char **field,
+                               char *err)
+{
+    assert(opt->type == CONFIG_STRING);
+    if (strlen(value) > CONFIG_STRING_BYTES_MAX)
+        return config_fail(opt, value, "too long", err);
+    if (strchr(value, '\n') != NULL) /* a file could not hold it, nor print it back */
+        return config_fail(opt, value, "a line break in the text", err);
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return config_fail(opt, value, "out of memory", err);
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
 static int config_parse_value(const struct config_option *opt, void *target, const char *value,
                               char *err)
 {
@@ -325,21 +425,14 @@ static int config_parse_value(const struct config_option *opt, void *target, con
         return config_parse_enum(opt, value, field, err);
     case CONFIG_ADDR: {
         struct config_addr addr; /* parsed aside: a refused value leaves the field as it was */
-        if (!config_parse_addr(value, &addr))
-            return config_fail(opt, value, NULL, err);
+        const char *why = config_parse_addr(value, &addr);
+        if (why != NULL)
+            return config_fail(opt, value, why[0] != '\0' ? why : NULL, err);
         *(struct config_addr *)field = addr;
         return 0;
     }
-    case CONFIG_STRING: {
-        if (strlen(value) > CONFIG_STRING_BYTES_MAX)
-            return config_fail(opt, value, "too long", err);
-        char *copy = strdup(value);
-        if (copy == NULL)
-            return config_fail(opt, value, "out of memory", err);
-        free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
-    }
+    case CONFIG_STRING:
+        return config_parse_string(opt, value, field, err);
     case CONFIG_LIST: {
         struct config_list list;
         const char *why = NULL;
@@ -356,6 +449,8 @@ static int config_parse_value(const struct config_option *opt, void *target, con
 int config_set(const struct config_option *opts, size_t count, void *target, const char *name,
                const char *value, char *err)
 {
+    assert(opts != NULL && target != NULL && err != NULL);
+    assert(name != NULL && value != NULL);
     const struct config_option *opt = config_find(opts, count, name, strlen(name));
     if (opt == NULL) {
         snprintf(err, CONFIG_ERROR_BYTES, "%.128s: unknown option; see --help", name);
@@ -364,13 +459,37 @@ int config_set(const struct config_option *opts, size_t count, void *target, con
     return config_parse_value(opt, target, value, err);
 }
 
+/* A NULL default: zero, an empty string or list (freeing what was there, as a set would). */
+static void config_zero(const struct config_option *opt, void *target)
+{
+    static const size_t field_bytes[] = {
+        [CONFIG_BOOL] = sizeof(bool),
+        [CONFIG_UINT] = sizeof(uint64_t),
+        [CONFIG_SIZE] = sizeof(uint64_t),
+        [CONFIG_DURATION] = sizeof(uint64_t),
+        [CONFIG_STRING] = sizeof(char *),
+        [CONFIG_ENUM] = sizeof(unsigned),
+        [CONFIG_ADDR] = sizeof(struct config_addr),
+        [CONFIG_LIST] = sizeof(struct config_list),
+    };
+    assert((size_t)opt->type < sizeof field_bytes / sizeof field_bytes[0]);
+    void *field = config_field(opt, target);
+    if (opt->type == CONFIG_STRING)
+        free(*(char **)field);
+    else if (opt->type == CONFIG_LIST)
+        config_list_free(field);
+    memset(field, 0, field_bytes[opt->type]);
+}
+
 int config_defaults(const struct config_option *opts, size_t count, void *target, char *err)
 {
+    assert(opts != NULL || count == 0);
+    assert(target != NULL && err != NULL);
     for (size_t i = 0; i < count; i++) {
         const char *value = opts[i].default_value;
         if (value == NULL)
-            continue;
-        if (config_parse_value(&opts[i], target, value, err) != 0)
+            config_zero(&opts[i], target);
+        else if (config_parse_value(&opts[i], target, value, err) != 0)
             return -1;
     }
     return 0;
@@ -413,26 +532,72 @@ static int config_split_line(char *line, char **name, char **value, const char *
     return 0;
 }
 
+/* Refuses a buffer with a NUL byte, naming the line it is on. Returns 0 or -1 with err. */
+static int config_check_text(const char *path, const char *buf, size_t len, char *err)
+{
+    const char *nul = memchr(buf, '\0', len);
+    if (nul == NULL)
+        return 0;
+    unsigned line_no = 1;
+    for (const char *p = buf; p < nul; p++)
+        line_no += *p == '\n';
+    snprintf(err, CONFIG_ERROR_BYTES, "%.300s:%u: contains a NUL byte; not a text file", path,
+             line_no);
+    return -1;
+}
+
+/* Reads all of `f`, up to one byte past the file limit, into a buffer that grows from 4 KiB
+ * (most config files are small). Returns it with room for a NUL, or NULL with *error set. */
+static char *config_read_all(FILE *f, size_t *len, int *error)
+{
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    *error = 0;
+    while (n == cap && cap <= CONFIG_FILE_BYTES_MAX) {
+        cap = cap == 0                          ? 4096
+              : cap * 2 > CONFIG_FILE_BYTES_MAX ? CONFIG_FILE_BYTES_MAX + 1
+                                                : cap * 2;
+        char *grown = realloc(buf, cap + 1);
+        if (grown == NULL) {
+            *error = ENOMEM;
+            break;
+        }
+        buf = grown;
+        n += fread(buf + n, 1, cap - n, f);
+        if (ferror(f))
+            *error = errno != 0 ? errno : EIO;
+    }
+    assert(n <= CONFIG_FILE_BYTES_MAX + 1);
+    if (*error != 0) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
 /* Reads the whole file (bounded). Returns a NUL-terminated buffer or NULL with err. */
 static char *config_read_file(const char *path, size_t *len, char *err)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        snprintf(err, CONFIG_ERROR_BYTES, "%s: cannot open: %s", path, strerror(errno));
+        snprintf(err, CONFIG_ERROR_BYTES, "%.300s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = malloc(CONFIG_FILE_BYTES_MAX + 1);
-    size_t n = buf != NULL ? fread(buf, 1, CONFIG_FILE_BYTES_MAX + 1, f) : 0;
-    bool failed = buf == NULL || ferror(f);
-    fclose(f);
-    if (failed || n > CONFIG_FILE_BYTES_MAX) {
-        snprintf(err, CONFIG_ERROR_BYTES, "%s: %s", path,
-                 failed ? "cannot read the file" : "file larger than 1 MiB");
+    int error;
+    size_t n = 0;
+    char *buf = config_read_all(f, &n, &error);
+    fclose(f); /* read-only: nothing to lose, and a failed read is already known */
+    if (buf == NULL) {
+        snprintf(err, CONFIG_ERROR_BYTES, "%.300s: cannot read: %s", path, strerror(error));
+        return NULL;
+    }
+    if (n > CONFIG_FILE_BYTES_MAX) {
+        snprintf(err, CONFIG_ERROR_BYTES, "%.300s: file larger than 1 MiB", path);
         free(buf);
         return NULL;
     }
-    if (memchr(buf, '\0', n) != NULL) {
-        snprintf(err, CONFIG_ERROR_BYTES, "%s: contains a NUL byte; not a text file", path);
+    if (config_check_text(path, buf, n, err) != 0) {
         free(buf);
         return NULL;
     }
@@ -463,6 +628,8 @@ static int config_apply_line(const struct config_option *opts, size_t count, voi
 int config_load_file(const struct config_option *opts, size_t count, void *target, const char *path,
                      char *err)
 {
+    assert(opts != NULL && target != NULL);
+    assert(path != NULL && err != NULL);
     size_t len;
     char *buf = config_read_file(path, &len, err);
     if (buf == NULL)
@@ -489,6 +656,8 @@ int config_load_file(const struct config_option *opts, size_t count, void *targe
 const struct config_option *config_find_flag(const struct config_option *opts, size_t count,
                                              const char *flag)
 {
+    assert(opts != NULL || count == 0);
+    assert(flag != NULL);
     if (strncmp(flag, "--", 2) != 0)
         return NULL;
     flag += 2;
@@ -504,44 +673,77 @@ const struct config_option *config_find_flag(const struct config_option *opts, s
     return config_find(opts, count, name, len);
 }
 
-static const char *config_type_word(enum config_type type)
+static size_t config_enum_count(const struct config_option *opt)
+{
+    assert(opt->type == CONFIG_ENUM && opt->enum_values != NULL);
+    size_t n = 0;
+    while (opt->enum_values[n] != NULL)
+        n++;
+    return n;
+}
+
+/* The flag and what it takes: "--max-message-bytes SIZE". */
+static void config_help_flag(const struct config_option *opt, char *out, size_t cap)
 {
     static const char *const words[] = {"BOOL", "N",    "SIZE", "DURATION",
                                         "TEXT", "WORD", "ADDR", "LIST"};
-    return words[type];
+    assert(cap > 3 && (size_t)opt->type < sizeof words / sizeof words[0]);
+    size_t n = (size_t)snprintf(out, cap, "--");
+    for (const char *p = opt->name; *p != '\0' && n + 1 < cap; p++)
+        out[n++] = *p == '_' ? '-' : *p;
+    snprintf(out + n, cap - n, " %s", words[opt->type]);
 }
 
-static void config_format_value(const struct config_option *opt, const void *target, char *out,
-                                size_t cap)
+/* The default and what is allowed: "default 1m, 1..64m". */
+static void config_help_detail(const struct config_option *opt, char *out, size_t cap)
 {
-    const void *field = (const char *)target + opt->offset;
-    switch (opt->type) {
-    case CONFIG_BOOL:
-        snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
-        break;
-    case CONFIG_UINT:
-        snprintf(out, cap, "%" PRIu64, *(const uint64_t *)field);
-        break;
-    case CONFIG_SIZE:
-    case CONFIG_DURATION:
-        config_format_scaled(opt, *(const uint64_t *)field, out, cap);
-        break;
-    case CONFIG_STRING: {
-        const char *s = *(char *const *)field;
-        snprintf(out, cap, "\"%s\"", s != NULL ? s : "");
-        break;
+    const char *def = opt->default_value;
+    bool number =
+        opt->type == CONFIG_UINT || opt->type == CONFIG_SIZE || opt->type == CONFIG_DURATION;
+    if (def == NULL || def[0] == '\0')
+        def = opt->type == CONFIG_BOOL   ? "false"
+              : opt->type == CONFIG_ENUM ? opt->enum_values[0]
+              : number                   ? "0"
+              : opt->type == CONFIG_ADDR ? "none"
+                                         : "empty";
+    char allowed[224] = "";
+    if (number)
+        config_format_range(opt, true, allowed, sizeof allowed);
+    else if (opt->type == CONFIG_ENUM) {
+        char values[192];
+        config_format_enum(opt, values, sizeof values);
+        snprintf(allowed, sizeof allowed, "one of %s", values);
+    } else if (opt->type == CONFIG_LIST)
+        snprintf(allowed, sizeof allowed, "comma-separated");
+    else if (opt->type == CONFIG_ADDR)
+        snprintf(allowed, sizeof allowed, "numeric IP:PORT or [IPv6]:PORT");
+    snprintf(out, cap, "default %s%s%s", def,
+             allowed[0] == '\0' ? ""
+             : number           ? ", "
+                                : "; ",
+             allowed);
+}
+
+void config_print_help(FILE *out, const struct config_option *opts, size_t count)
+{
+    enum { FLAG_BYTES = 96, FLAG_COLUMN_MAX = 40 };
+    assert(out != NULL);
+    assert(opts != NULL || count == 0);
+    size_t width = 0;
+    for (size_t i = 0; i < count; i++) {
+        char flag[FLAG_BYTES];
+        config_help_flag(&opts[i], flag, sizeof flag);
+        if (strlen(flag) > width)
+            width = strlen(flag);
     }
-    case CONFIG_ENUM:
-        snprintf(out, cap, "%s", opt->enum_values[*(const unsigned *)field]);
-        break;
-    case CONFIG_ADDR:
-        config_addr_format((const struct sockaddr *)&((const struct config_addr *)field)->addr, out,
-                           cap);
-        break;
-    case CONFIG_LIST:
-        assert(!"lists are printed whole by config_print_list");
-        snprintf(out, cap, "\"\"");
-        break;
+    if (width > FLAG_COLUMN_MAX)
+        width = FLAG_COLUMN_MAX; /* a longer flag pushes only its own sentence right */
+    for (size_t i = 0; i < count; i++) {
+        char flag[FLAG_BYTES], detail[256];
+        config_help_flag(&opts[i], flag, sizeof flag);
+        config_help_detail(&opts[i], detail, sizeof detail);
+        fprintf(out, "  %-*s   %s (%s)\n", (int)width, flag,
+                opts[i].help != NULL ? opts[i].help : "", detail);
     }
 }
 
@@ -549,46 +751,71 @@ static void config_format_value(const struct config_option *opt, const void *tar
  * loader strips one pair, so items that begin or end with a quote survive the trip. */
 static void config_print_list(FILE *out, const struct config_list *list)
 {
+    assert(list->count == 0 || list->items != NULL);
     fputc('"', out);
     for (size_t i = 0; i < list->count; i++)
         fprintf(out, "%s%s", i ? "," : "", list->items[i]);
     fputs("\"\n", out);
 }
 
-void config_print_help(FILE *out, const struct config_option *opts, size_t count)
+/* One `name = value` line. Strings and lists are always quoted (the loader strips exactly
+ * one pair); an address never set (a NULL default) is a comment, since "" is not one. */
+static void config_print_value(FILE *out, const struct config_option *opt, const void *field)
 {
-    for (size_t i = 0; i < count; i++) {
-        char flag[96], expected[256];
-        size_t n = (size_t)snprintf(flag, sizeof flag, "  --");
-        for (const char *p = opts[i].name; *p != '\0' && n + 1 < sizeof flag; p++)
-            flag[n++] = *p == '_' ? '-' : *p;
-        snprintf(flag + n, sizeof flag - n, " %s", config_type_word(opts[i].type));
-        config_expectation(&opts[i], expected, sizeof expected);
-        fprintf(out, "%-34s %s\n%-34s default: %s; %s\n", flag, opts[i].help, "",
-                opts[i].default_value != NULL && opts[i].default_value[0] != '\0'
-                    ? opts[i].default_value
-                    : "(empty)",
-                expected);
+    char text[64];
+    switch (opt->type) {
+    case CONFIG_BOOL:
+        fprintf(out, "%s = %s\n", opt->name, *(const bool *)field ? "true" : "false");
+        return;
+    case CONFIG_UINT:
+    case CONFIG_SIZE:
+    case CONFIG_DURATION:
+        config_format_number(opt, *(const uint64_t *)field, text, sizeof text);
+        fprintf(out, "%s = %s\n", opt->name, text);
+        return;
+    case CONFIG_STRING: {
+        const char *s = *(char *const *)field;
+        fprintf(out, "%s = \"%s\"\n", opt->name, s != NULL ? s : "");
+        return;
     }
+    case CONFIG_ENUM: {
+        unsigned index = *(const unsigned *)field;
+        assert(index < config_enum_count(opt));
+        fprintf(out, "%s = %s\n", opt->name,
+                index < config_enum_count(opt) ? opt->enum_values[index] : "?");
+        return;
+    }
+    case CONFIG_ADDR: {
+        const struct config_addr *addr = field;
+        if (addr->addr_len == 0) {
+            fprintf(out, "# %s is not set\n", opt->name);
+            return;
+        }
+        config_addr_format((const struct sockaddr *)&addr->addr, text, sizeof text);
+        fprintf(out, "%s = %s\n", opt->name, text);
+        return;
+    }
+    case CONFIG_LIST:
+        fprintf(out, "%s = ", opt->name);
+        config_print_list(out, field);
+        return;
+    }
+    assert(!"unknown option type");
 }
 
 void config_print_values(FILE *out, const struct config_option *opts, size_t count,
                          const void *target)
 {
-    for (size_t i = 0; i < count; i++) {
-        fprintf(out, "%s = ", opts[i].name);
-        if (opts[i].type == CONFIG_LIST) {
-            config_print_list(out, (const void *)((const char *)target + opts[i].offset));
-            continue;
-        }
-        char value[4200];
-        config_format_value(&opts[i], target, value, sizeof value);
-        fprintf(out, "%s\n", value);
-    }
+    assert(out != NULL && target != NULL);
+    assert(opts != NULL || count == 0);
+    for (size_t i = 0; i < count; i++)
+        config_print_value(out, &opts[i], (const char *)target + opts[i].offset);
 }
 
 void config_free(const struct config_option *opts, size_t count, void *target)
 {
+    assert(opts != NULL || count == 0);
+    assert(target != NULL);
     for (size_t i = 0; i < count; i++) {
         void *field = config_field(&opts[i], target);
         if (opts[i].type == CONFIG_STRING) {
@@ -602,14 +829,18 @@ void config_free(const struct config_option *opts, size_t count, void *target)
 
 void config_addr_format(const struct sockaddr *addr, char *out, size_t cap)
 {
+    assert(addr != NULL);
+    assert(out != NULL && cap > 0);
     char host[INET6_ADDRSTRLEN] = "?";
     if (addr->sa_family == AF_INET) {
         const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
-        inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+        if (inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host) == NULL)
+            snprintf(host, sizeof host, "?");
         snprintf(out, cap, "%s:%u", host, ntohs(v4->sin_port));
     } else if (addr->sa_family == AF_INET6) {
         const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
-        inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+        if (inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host) == NULL)
+            snprintf(host, sizeof host, "?");
         snprintf(out, cap, "[%s]:%u", host, ntohs(v6->sin6_port));
     } else {
         snprintf(out, cap, "(address family %d)", addr->sa_family);

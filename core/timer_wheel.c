@@ -4,7 +4,11 @@
  * the next time at which some slot must be examined (found from the occupied bitmaps), so
  * advancing across hours of idle time costs a handful of operations. Lists being processed
  * are detached into a local head whose address the first timer's pprev points to, so an
- * expiry callback may cancel or re-arm any timer, including ones still in that list.
+ * expiry callback may cancel or re-arm any timer, including ones still in that list. A
+ * callback that arms a timer at or before the current time puts it on `due`, which only the
+ * next tw_advance reads: a timer re-armed into the past cannot keep one advance running.
+ * tw_advance and tw_cancel_all must not be called from a callback: the list being fired
+ * is out of their reach (tw_cancel_all asserts that it found every armed timer).
  */
 #include "core/timer_wheel.h"
 
@@ -23,7 +27,8 @@ void tw_timer_init(struct tw_timer *t)
 
 void tw_init(struct timer_wheel *w, uint64_t now_ms, tw_expire_fn expire, void *ctx)
 {
-    assert(expire != NULL);
+    assert(w != NULL && expire != NULL);
+    assert(now_ms <= UINT64_MAX - TW_RANGE_MS);
     memset(w, 0, sizeof *w);
     w->now_ms = now_ms;
     w->expire = expire;
@@ -80,6 +85,8 @@ static void tw_place(struct timer_wheel *w, struct tw_timer *t)
 
 void tw_arm(struct timer_wheel *w, struct tw_timer *t, uint64_t expires_ms)
 {
+    assert(w != NULL && t != NULL);
+    assert(w->now_ms <= UINT64_MAX - TW_RANGE_MS); /* so the clamp below cannot wrap */
     if (tw_armed(t))
         tw_cancel(w, t);
     if (expires_ms <= w->now_ms) {
@@ -96,6 +103,7 @@ void tw_arm(struct timer_wheel *w, struct tw_timer *t, uint64_t expires_ms)
 
 void tw_cancel(struct timer_wheel *w, struct tw_timer *t)
 {
+    assert(w != NULL && t != NULL);
     if (!tw_armed(t))
         return;
     assert(w->armed_count > 0);
@@ -166,6 +174,8 @@ static void tw_detach(struct tw_timer **from, struct tw_timer **to)
 
 size_t tw_advance(struct timer_wheel *w, uint64_t now_ms)
 {
+    assert(w != NULL && w->expire != NULL);
+    assert(now_ms <= UINT64_MAX - TW_RANGE_MS);
     size_t fired = 0;
     struct tw_timer *local;
     tw_detach(&w->due, &local);
@@ -176,6 +186,7 @@ size_t tw_advance(struct timer_wheel *w, uint64_t now_ms)
             w->now_ms = now_ms;
             break;
         }
+        assert(next > w->now_ms); /* so the loop ends within now_ms - w->now_ms turns */
         w->now_ms = next;
         /* Highest level first: its timers may cascade into lower slots starting now. */
         for (unsigned level = TW_LEVELS; level-- > 0;) {
@@ -195,16 +206,23 @@ size_t tw_advance(struct timer_wheel *w, uint64_t now_ms)
 
 uint64_t tw_next_timeout_ms(const struct timer_wheel *w)
 {
+    assert(w != NULL);
     if (w->due != NULL)
         return 0;
     if (w->armed_count == 0)
         return UINT64_MAX;
     uint64_t next = tw_next_event(w);
-    return next == UINT64_MAX ? UINT64_MAX : next - w->now_ms;
+    /* Armed but in no slot: asked from a callback while tw_advance holds the rest of a list
+     * that fires in this same advance, so there is no time to wait. */
+    if (next == UINT64_MAX)
+        return 0;
+    assert(next > w->now_ms);
+    return next - w->now_ms;
 }
 
 void tw_cancel_all(struct timer_wheel *w)
 {
+    assert(w != NULL);
     while (w->due != NULL)
         tw_cancel(w, w->due);
     for (unsigned level = 0; level < TW_LEVELS; level++)
