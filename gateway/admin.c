@@ -41,6 +41,7 @@ void admin_start(struct admin *a, struct loop *loop, int listen_fd, const struct
     a->loop = loop;
     a->hooks = *hooks;
     a->listen_fd = listen_fd;
+    tw_timer_init(&a->accept_retry);
     admin_arm_accept(a);
 }
 
@@ -226,7 +227,11 @@ void admin_dispatch(struct admin *a, const struct io_uring_cqe *cqe)
             admin_accept_conn(a, cqe->res);
         else if (cqe->res >= 0)
             close(cqe->res);
-        if (!a->accept_armed && a->listen_fd >= 0)
+        if (a->accept_armed || a->listen_fd < 0)
+            break;
+        if (cqe->res < 0 && cqe->res != -ECANCELED) /* EMFILE and the like: no spinning */
+            tw_arm(&a->loop->wheel, &a->accept_retry, a->loop->now_ms + ADMIN_ACCEPT_RETRY_MS);
+        else
             admin_arm_accept(a);
         break;
     case ADMIN_OP_RECV:
@@ -242,6 +247,11 @@ void admin_dispatch(struct admin *a, const struct io_uring_cqe *cqe)
 
 bool admin_on_timer(struct admin *a, struct tw_timer *t)
 {
+    if (t == &a->accept_retry) {
+        if (!a->accept_armed && a->listen_fd >= 0)
+            admin_arm_accept(a);
+        return true;
+    }
     for (struct admin_conn *c = a->conns; c != NULL; c = c->next) {
         if (&c->timer == t) {
             admin_conn_close(c);
@@ -253,6 +263,7 @@ bool admin_on_timer(struct admin *a, struct tw_timer *t)
 
 void admin_stop(struct admin *a)
 {
+    tw_cancel(&a->loop->wheel, &a->accept_retry);
     if (a->accept_armed) {
         struct io_uring_sqe *sqe = loop_sqe(a->loop);
         io_uring_prep_cancel64(sqe, loop_udata(a, ADMIN_OP_ACCEPT), 0);

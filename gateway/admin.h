@@ -21,7 +21,12 @@ enum admin_op_tag {
     ADMIN_OP_SEND = 3,   /* owner: struct admin_conn */
 };
 
-enum { ADMIN_REQUEST_BYTES_MAX = 4096, ADMIN_CONNS_MAX = 64, ADMIN_DEADLINE_MS = 10000 };
+enum {
+    ADMIN_REQUEST_BYTES_MAX = 4096,
+    ADMIN_CONNS_MAX = 64,
+    ADMIN_DEADLINE_MS = 10000,
+    ADMIN_ACCEPT_RETRY_MS = 100,
+};
 
 /* What the admin asks of the server it belongs to. */
 struct admin_hooks {
@@ -37,8 +42,9 @@ struct admin {
     struct admin_hooks hooks;
     int listen_fd; /* owned */
     bool accept_armed;
-    struct admin_conn *conns; /* open admin connections (doubly linked) */
-    size_t conn_count;        /* at most ADMIN_CONNS_MAX; more are closed at once */
+    struct tw_timer accept_retry; /* re-arms accept after EMFILE and the like */
+    struct admin_conn *conns;     /* open admin connections (doubly linked) */
+    size_t conn_count;            /* at most ADMIN_CONNS_MAX; more are closed at once */
 };
 
 /* Starts accepting on `listen_fd` (ownership passes to the admin). */

@@ -31,7 +31,13 @@ static void conn_maybe_free(struct conn *c)
     if (c->state != CONN_CLOSED || c->recv_armed || c->send_inflight || c->flush_queued)
         return;
     struct worker *w = c->worker;
-    assert(c->fd < 0 && !tw_armed(&c->timer));
+    assert(c->fd >= 0 && !tw_armed(&c->timer));
+    /* The descriptor is closed only now that no submitted operation refers to it: closed
+     * earlier, its number could be reused by a new socket that a stale recv would read. */
+    close(c->fd);
+    c->fd = -1;
+    conn_drop_rx(c);
+    conn_drop_message(c);
     gw_metric_sub(&w->metrics->send_queue_bytes, c->out.bytes);
     outq_clear(&c->out, &w->outq_pool);
     if (c->prev != NULL)
@@ -121,13 +127,9 @@ void conn_close_socket(struct conn *c)
         io_uring_prep_cancel64(sqe, loop_udata(c, WORKER_OP_RECV), 0);
         io_uring_sqe_set_data64(sqe, LOOP_UDATA_IGNORE);
     }
-    /* shutdown first: the kernel keeps the socket alive while io_uring holds a reference, and
-     * the peer should see the FIN now, not when the cancel completes. */
+    /* FIN now; the descriptor itself is closed in conn_maybe_free. Buffers are freed there
+     * too: a reader callback may be closing us while the reader still walks c->rx. */
     shutdown(c->fd, SHUT_RDWR);
-    close(c->fd);
-    c->fd = -1;
-    conn_drop_rx(c);
-    conn_drop_message(c);
     if (c->counted_open) {
         c->counted_open = false;
         atomic_fetch_sub(&w->shared->connections_open, 1);
@@ -154,6 +156,23 @@ static void conn_peer_gone(struct conn *c)
     if (c->state == CONN_OPEN || c->state == CONN_HANDSHAKE)
         c->close_reason = GW_CLOSE_PEER_GONE;
     conn_close_socket(c);
+}
+
+static bool conn_owes_output(const struct conn *c)
+{
+    return c->state != CONN_CLOSED && (c->send_inflight || !outq_empty(&c->out));
+}
+
+/* The peer sent FIN while output is still queued (a refused request, our close echo):
+ * stop reading (a re-armed recv would only see EOF again), finish writing, and close when
+ * drained or when close_timeout runs out. */
+static void conn_on_peer_eof(struct conn *c)
+{
+    struct worker *w = c->worker;
+    c->peer_eof = true;
+    if (c->state == CONN_OPEN || c->state == CONN_HANDSHAKE)
+        c->close_reason = GW_CLOSE_PEER_GONE;
+    tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
 }
 
 static void conn_on_bytes(struct conn *c, uint8_t *data, size_t len)
@@ -189,6 +208,8 @@ void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe)
         bufring_recycle(&w->recv_buffers, buffer_id);
     } else if (res == -ENOBUFS) {
         gw_metric_add(&w->metrics->recv_buffers_exhausted, 1);
+    } else if (res == 0 && conn_owes_output(c)) {
+        conn_on_peer_eof(c); /* half-closed: write what we owe, then close */
     } else if (res != -ECANCELED || c->state != CONN_CLOSED) {
         conn_peer_gone(c); /* EOF (0) or a socket error */
     }
@@ -198,7 +219,7 @@ void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe)
         conn_maybe_free(c);
         return;
     }
-    if (!c->recv_armed)
+    if (!c->recv_armed && !c->peer_eof)
         conn_arm_recv(c);
 }
 
@@ -344,7 +365,9 @@ void conn_flush(struct conn *c)
 /* Everything queued is written: finish whatever was waiting for that. */
 static void conn_on_drained(struct conn *c)
 {
-    if (c->state == CONN_CLOSING && c->close_sent && c->close_received)
+    if (c->peer_eof)
+        conn_close_socket(c); /* everything owed is written and the peer has gone */
+    else if (c->state == CONN_CLOSING && c->close_sent && c->close_received)
         conn_close_socket(c); /* RFC 6455 7.1.1: the server closes the TCP connection first */
     else if (c->state == CONN_LINGER)
         shutdown(c->fd, SHUT_WR); /* the reply is out; wait for the client's EOF */
@@ -418,6 +441,10 @@ static void conn_on_open_timer(struct conn *c)
 
 void conn_on_timer(struct conn *c)
 {
+    if (c->peer_eof) {
+        conn_close_socket(c); /* a half-closed peer did not read what we owed in time */
+        return;
+    }
     switch ((enum conn_state)c->state) {
     case CONN_HANDSHAKE:
         conn_upgrade_fail(c, WS_HS_TIMEOUT);

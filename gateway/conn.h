@@ -49,7 +49,7 @@ struct conn {
     uint8_t *msg; /* owned, NULL when idle: data message being assembled */
     uint32_t msg_len, msg_cap;
     uint64_t last_rx_ms;  /* loop time of the last bytes received */
-    int fd;               /* -1 once closed */
+    int fd;               /* shut down when CLOSED, closed when the struct is freed */
     uint8_t state;        /* enum conn_state */
     uint8_t close_reason; /* enum gw_close_reason, set when the end began */
     bool recv_armed;      /* a multishot recv is in flight */
@@ -58,6 +58,7 @@ struct conn {
     bool close_sent;      /* our close frame is queued */
     bool close_received;  /* the peer's close frame arrived */
     bool counted_open;    /* included in connections_open */
+    bool peer_eof;        /* the peer half-closed; close once what we owe it is written */
 };
 
 /* Takes a freshly accepted socket: allocates the connection, arms its receive and its

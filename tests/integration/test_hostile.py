@@ -82,6 +82,38 @@ class TestBadHandshakes(HostileTestCase):
         self.assert_http_error(garbage)
 
 
+class TestHalfClose(HostileTestCase):
+    """A client that sends its last bytes and half-closes (SHUT_WR) in one go must still
+    get everything the server owes it: the error reply, or the 101 and the close echo.
+    Each case runs 20 times: the loss depended on the FIN and the bytes arriving together."""
+
+    def exchange_then_half_close(self, data):
+        with socket.create_connection(("127.0.0.1", self.server.ws_port), timeout=10) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            received = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return received
+                received += chunk
+
+    def test_a_refused_request_followed_by_fin_still_gets_its_reply(self):
+        request, _ = upgrade_request(version="8")
+        for _ in range(20):
+            reply = self.exchange_then_half_close(request)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 426 "), reply[:80])
+
+    def test_a_close_frame_followed_by_fin_still_gets_the_101_and_the_close_echo(self):
+        request, _ = upgrade_request()
+        close = build_frame(OP_CLOSE, close_payload(1000, b"bye"))
+        for _ in range(20):
+            reply = self.exchange_then_half_close(request + close)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 101 "), reply[:80])
+            self.assertTrue(reply.endswith(bytes([0x88, 5]) + close_payload(1000, b"bye")),
+                            reply[-16:])
+
+
 class TestSlowloris(HostileTestCase):
     def test_a_request_trickled_byte_by_byte_is_cut_at_handshake_timeout(self):
         """One byte every 0.3 s would take ~40 s for the whole request; with
