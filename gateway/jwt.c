@@ -191,6 +191,7 @@ __attribute__((format(printf, 4, 5))) static int key_fail(char *err, enum jwt_al
     assert(err != NULL && (unsigned)alg < JWT_ALG_COUNT);
     int n = snprintf(err, JWT_KEY_ERROR_BYTES, "%s key %.*s: ", jwt_alg_names[alg],
                      JWT_KID_BYTES_MAX, kid != NULL && kid[0] != '\0' ? kid : "(no kid)");
+    assert(n > 0 && n < JWT_KEY_ERROR_BYTES); /* at most 10 + JWT_KID_BYTES_MAX + 2 */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err + n, JWT_KEY_ERROR_BYTES - (size_t)n, fmt, ap);
@@ -397,10 +398,10 @@ static enum jwt_error es256_verify(const struct jwt_key *key, const struct jwt_s
     assert(key->alg == JWT_ALG_ES256 && key->material_len > 0);
     if (s->signature_len != JWT_ES256_SIGNATURE_BYTES)
         return JWT_ERR_BAD_SIGNATURE;
-    const uint8_t *r = s->signature, *ss = s->signature + JWT_ES256_SIGNATURE_BYTES / 2;
+    const uint8_t *sig_r = s->signature, *sig_s = s->signature + 32;
     uint8_t der[JWT_ECDSA_DER_BYTES_MAX];
     word32 der_len = sizeof(der);
-    if (wc_ecc_rs_raw_to_sig(r, 32, ss, 32, der, &der_len) != 0)
+    if (wc_ecc_rs_raw_to_sig(sig_r, 32, sig_s, 32, der, &der_len) != 0)
         return JWT_ERR_BAD_SIGNATURE; /* R or S is zero */
     ecc_key ecc;
     if (wc_ecc_init(&ecc) != 0)
@@ -452,6 +453,9 @@ static enum jwt_error token_select_and_verify(const struct jwt_keyset *ks,
                                               const struct jwt_signed *s, size_t *key_index)
 {
     assert(ks->count <= JWT_KEYS_MAX);
+    assert(!h->has_kid || h->kid_len <= JWT_KID_BYTES_MAX);
+    if (h->has_kid && h->kid_len == 0)
+        return JWT_ERR_NO_KEY; /* no configured key has an empty or over-long kid */
     bool any = false;
     for (size_t i = 0; i < ks->count; i++) {
         const struct jwt_key *key = &ks->keys[i];
@@ -496,6 +500,7 @@ static enum jwt_error header_alg(struct json_span raw, enum jwt_alg *alg)
 static enum jwt_error header_parse(const char *text, size_t len, struct json_member *members,
                                    struct jwt_header *h)
 {
+    assert(len <= JWT_PART_BYTES_MAX);
     size_t count = 0;
     struct json_result res;
     if (json_object_scan(text, len, JWT_JSON_DEPTH_MAX, members, JWT_JSON_MEMBERS_MAX, &count,
@@ -518,9 +523,7 @@ static enum jwt_error header_parse(const char *text, size_t len, struct json_mem
     if (kid->type != JSON_STRING)
         return JWT_ERR_BAD_HEADER;
     long kid_len = json_string_decode(kid->value, h->kid, sizeof(h->kid));
-    if (kid_len <= 0)
-        return JWT_ERR_NO_KEY; /* empty or longer than any configured kid */
-    h->kid_len = (size_t)kid_len;
+    h->kid_len = kid_len > 0 ? (size_t)kid_len : 0; /* 0: empty or longer than any kid */
     return JWT_OK;
 }
 
@@ -531,7 +534,8 @@ struct jwt_parts {
 
 static bool token_split(const char *token, size_t len, struct jwt_parts *p)
 {
-    const char *dot1 = memchr(token, '.', len);
+    assert(len <= JWT_TOKEN_BYTES_MAX);
+    const char *dot1 = len > 0 ? memchr(token, '.', len) : NULL;
     if (dot1 == NULL)
         return false;
     const char *rest = dot1 + 1;
@@ -567,6 +571,7 @@ static enum jwt_error claims_sub(const struct json_member *m, size_t count, stru
     if (sub->type != JSON_STRING)
         return JWT_ERR_BAD_SUB;
     long len = json_string_decode(sub->value, out->sub, JWT_SUB_BYTES_MAX);
+    assert(len <= JWT_SUB_BYTES_MAX);
     if (len <= 0 || sub_has_control((const uint8_t *)out->sub, (size_t)len)) {
         out->sub[0] = '\0';
         return JWT_ERR_BAD_SUB;
@@ -624,6 +629,7 @@ static enum jwt_error caps_list(struct json_span array, struct jwt_cap_list *lis
     while (json_array_next(array, &pos, &element, &type)) {
         if (type != JSON_STRING)
             return JWT_ERR_BAD_CAPS;
+        assert(list->count <= JWT_CAPS_MAX);
         if (list->count == JWT_CAPS_MAX)
             return JWT_ERR_TOO_MANY_CAPS;
         assert(out->cap_bytes_used <= sizeof(out->cap_bytes));
@@ -722,6 +728,7 @@ static enum jwt_error claims_parse(const char *text, size_t len, struct json_mem
                                    const struct jwt_policy *policy, int64_t now_s,
                                    struct jwt_claims *out)
 {
+    assert(len <= JWT_PART_BYTES_MAX && out->sub_len == 0);
     size_t count = 0;
     struct json_result res;
     if (json_object_scan(text, len, JWT_JSON_DEPTH_MAX, m, JWT_JSON_MEMBERS_MAX, &count, &res) !=
@@ -766,6 +773,7 @@ static enum jwt_error token_check(const struct jwt_keyset *ks, const char *token
                                   struct jwt_scratch *w, size_t *payload_at, size_t *payload_len,
                                   size_t *key_index)
 {
+    assert(ks->count <= JWT_KEYS_MAX);
     struct jwt_parts parts;
     if (!token_split(token, len, &parts))
         return JWT_ERR_MALFORMED;
@@ -824,6 +832,11 @@ enum jwt_error jwt_verify(const struct jwt_keyset *ks, const char *token, size_t
     }
     out->key_index = key_index;
     return JWT_OK;
+}
+
+void jwt_thread_exit(void)
+{
+    wc_ecc_fp_free(); /* frees this thread's FP_ECC cache; a no-op when it is empty */
 }
 
 bool jwt_caps_allow(const struct jwt_claims *claims, enum jwt_cap cap, const char *channel,

@@ -7,10 +7,11 @@
  * an HMAC secret: algorithm confusion cannot happen by construction. Keep it that way.
  *
  * Token rules, checked in this order (the first failure is the error returned):
- *   1. At most policy->token_bytes_max bytes; exactly three parts joined by '.', the first
- *      two non-empty. Each part is base64url without padding: only A-Z a-z 0-9 - _, no '=',
- *      no whitespace, and the unused low bits of the last character zero (one encoding per
- *      byte string).
+ *   1. At most policy->token_bytes_max bytes (JWT_ERR_TOO_LONG); exactly three parts
+ *      joined by '.', the first two non-empty (JWT_ERR_MALFORMED). Every part is base64url
+ *      without padding: only A-Z a-z 0-9 - _, no '=', no whitespace, and the unused low bits
+ *      of the last character zero, so a byte string has one encoding (JWT_ERR_BAD_BASE64;
+ *      the header is decoded and checked first, then the payload and the signature).
  *   2. Header: a JSON object (core/json.h: strict, depth <= JWT_JSON_DEPTH_MAX, at most
  *      JWT_JSON_MEMBERS_MAX members, no duplicate keys) with a string `alg`. `none` in any
  *      case is JWT_ERR_ALG_NONE; anything but exactly HS256, RS256, ES256 is
@@ -22,7 +23,8 @@
  *   4. Signature over the ASCII "header.payload": HS256 is HMAC-SHA-256 compared in
  *      constant time; RS256 is RSASSA-PKCS1-v1_5 with SHA-256, the signature exactly as
  *      long as the modulus; ES256 is ECDSA P-256 with SHA-256, the signature the 64-byte
- *      R || S of RFC 7518 section 3.4 (a DER signature is refused).
+ *      R || S of RFC 7518 section 3.4 (a DER signature is refused; a high S is valid ECDSA
+ *      and accepted, as RFC 7518 does not ask for low S).
  *   5. Payload: a JSON object under the same limits, parsed only after the signature holds.
  *   6. Claims, in this order: `sub` (required: a string of 1 to JWT_SUB_BYTES_MAX bytes
  *      after unescaping, no control characters U+0000-U+001F, U+007F-U+009F); `exp`, `nbf`,
@@ -50,7 +52,10 @@
  * A key set is plain data; jwt_verify only reads it, so any number of threads may verify
  * against one key set at once. Public keys are kept as DER and decoded into a stack key on
  * each verification (wolfCrypt's key objects are not safe to share between threads), so
- * jwt_verify uses about 20 KiB of stack. Tokens are never logged by this module.
+ * jwt_verify uses about 20 KiB of stack. wolfCrypt as Debian builds it (FP_ECC) also keeps a
+ * per-thread table cache for ECDSA, about 1.6 MiB once a thread has verified ES256 tokens:
+ * a thread that called jwt_verify calls jwt_thread_exit before it ends, or the cache leaks.
+ * Tokens are never logged by this module.
  */
 #ifndef TIDEGATE_GATEWAY_JWT_H
 #define TIDEGATE_GATEWAY_JWT_H
@@ -207,6 +212,10 @@ int jwt_keyset_add_pem(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg,
  * broken, in the order of the list at the top of this file. */
 enum jwt_error jwt_verify(const struct jwt_keyset *ks, const char *token, size_t len,
                           const struct jwt_policy *policy, int64_t now_s, struct jwt_claims *out);
+
+/* Releases what wolfCrypt keeps per thread for verification (the ECDSA table cache). Call
+ * it on every thread that called jwt_verify, before the thread ends. */
+void jwt_thread_exit(void);
 
 /* True when one of the token's `cap` patterns matches the channel name (`len` bytes).
  * False for everything when the token had no `caps` or no list for `cap`. */

@@ -1,12 +1,13 @@
 /* JWT verification (gateway/jwt.h): each algorithm, every way a token can be wrong, key
  * selection by alg and kid, the time window with and without leeway, audience, issuer, sub,
- * and the capability claim.
+ * the capability claim, what a key set accepts, and threads verifying against one key set.
  *
  * Tokens that need the RSA or EC private key come from jwt_keys/tokens.h (written by
  * jwt_keys/make_tokens.py with Python and the openssl CLI). Tokens that only vary the JSON
  * are built here with HS256 (wolfCrypt's HMAC and a local base64url encoder), so each test
  * shows the header and payload it is about.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,6 @@
 #include "gateway/jwt.h"
 
 #include <wolfssl/options.h>
-#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/hmac.h>
 
 #include "jwt_keys/tokens.h"
@@ -141,7 +141,7 @@ static int keys_teardown(void **state)
 {
     (void)state;
     jwt_keyset_free(&all_keys);
-    wc_ecc_fp_free(); /* wolfCrypt's per-thread ECC point cache (FP_ECC) */
+    jwt_thread_exit();
     return 0;
 }
 
@@ -656,6 +656,41 @@ static void caps_lists_and_patterns_have_limits(void **state)
     assert_int_equal(claims.cap_bytes_used, 20 * JWT_CAP_PATTERN_BYTES_MAX);
 }
 
+/* ---- threads ---- */
+
+enum { THREADS = 4, THREAD_ROUNDS = 25 };
+
+/* Verifies the three valid tokens THREAD_ROUNDS times; returns the number of failures. */
+static void *verify_many(void *arg)
+{
+    (void)arg;
+    static _Thread_local struct jwt_claims mine;
+    const char *tokens[] = {JWT_TOKEN_RS256_VALID, JWT_TOKEN_ES256_VALID, JWT_TOKEN_HS256_VALID};
+    uintptr_t failures = 0;
+    for (int round = 0; round < THREAD_ROUNDS; round++) {
+        for (size_t i = 0; i < 3; i++) {
+            enum jwt_error err =
+                jwt_verify(&all_keys, tokens[i], strlen(tokens[i]), &standard, NOW, &mine);
+            failures += err != JWT_OK || strcmp(mine.sub, "alice") != 0;
+        }
+    }
+    jwt_thread_exit(); /* LeakSanitizer reports wolfCrypt's ECC cache without it */
+    return (void *)failures;
+}
+
+static void threads_verify_against_one_key_set_at_once(void **state)
+{
+    (void)state;
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, verify_many, NULL), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *failures = NULL;
+        assert_int_equal(pthread_join(threads[i], &failures), 0);
+        assert_int_equal((uintptr_t)failures, 0);
+    }
+}
+
 /* ---- key sets ---- */
 
 static int add_pem(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, const char *pem,
@@ -801,6 +836,7 @@ int main(void)
         cmocka_unit_test(caps_match_exact_names_and_star_prefixes),
         cmocka_unit_test(caps_of_a_wrong_shape_or_with_bad_patterns_refuse_the_token),
         cmocka_unit_test(caps_lists_and_patterns_have_limits),
+        cmocka_unit_test(threads_verify_against_one_key_set_at_once),
         cmocka_unit_test(hmac_secrets_shorter_than_32_bytes_are_refused),
         cmocka_unit_test(public_keys_must_be_strong_enough_and_of_their_algs_type),
         cmocka_unit_test(key_ids_are_unique_printable_and_short_and_sets_are_bounded),

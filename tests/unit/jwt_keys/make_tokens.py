@@ -255,6 +255,7 @@ def sign_mode_seeds():
         "sign_kid_k2": ({"alg": "HS256", "kid": "k2"}, claims(), "chat:x"),
         "sign_escapes": ({"alg": "HS256"}, claims(sub="\u00e5lice\u2603\U0001F600"), "news"),
         "sign_nbf": ({"alg": "HS256"}, claims(nbf=NOW + 10, exp=NOW + 20), "chat:"),
+        "sign_expired": ({"alg": "HS256"}, claims(exp=NOW - 100), "news"),
         "sign_bad_caps": ({"alg": "HS256"}, claims(caps={"join": ["a*b"]}), "ab"),
         "sign_no_exp": ({"alg": "HS256"}, {"sub": "bob", "aud": "chat.example.com",
                                              "iss": "https://auth.example.com"}, "x"),
