@@ -4,6 +4,7 @@
 #include "core/mailbox.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,8 +66,37 @@ void mailbox_grid_attach(struct mailbox_grid *g, unsigned index, struct loop *lo
                          uint64_t wake_udata)
 {
     assert(index < g->workers && loop != NULL);
-    g->loops[index] = loop;
     g->wake_udata[index] = wake_udata;
+    __atomic_store_n(&g->loops[index], loop, __ATOMIC_RELEASE);
+}
+
+void mailbox_grid_detach(struct mailbox_grid *g, unsigned index)
+{
+    assert(index < g->workers);
+    __atomic_store_n(&g->loops[index], NULL, __ATOMIC_RELEASE);
+}
+
+size_t mailbox_grid_drain(struct mailbox_grid *g, mailbox_deliver_fn deliver, void *ctx)
+{
+    size_t drained = 0;
+    for (unsigned from = 0; from < g->workers; from++) {
+        for (unsigned to = 0; to < g->workers; to++) {
+            if (from == to)
+                continue;
+            struct mailbox_lane *lane = mailbox_lane(g, from, to);
+            void *item;
+            while (ck_ring_dequeue_spsc(&lane->ring, lane->slots, &item)) {
+                deliver(ctx, from, item);
+                drained++;
+            }
+            struct mailbox_overflow *o = &lane->overflow;
+            for (; o->count > 0; o->count--, o->head = (o->head + 1) % o->cap) {
+                deliver(ctx, from, o->items[o->head]);
+                drained++;
+            }
+        }
+    }
+    return drained;
 }
 
 void mailbox_grid_destroy(struct mailbox_grid *g)
@@ -91,6 +121,21 @@ bool mailbox_send(struct mailbox_grid *g, unsigned from, unsigned to, void *item
     if (lane->overflow.count == 0 && ck_ring_enqueue_spsc(&lane->ring, lane->slots, item))
         return true;
     if (!overflow_push(&lane->overflow, item, g->overflow_max)) {
+        atomic_fetch_add_explicit(&lane->dropped, 1, memory_order_relaxed);
+        return false;
+    }
+    atomic_fetch_add_explicit(&lane->overflowed, 1, memory_order_relaxed);
+    return true;
+}
+
+bool mailbox_send_control(struct mailbox_grid *g, unsigned from, unsigned to, void *item)
+{
+    assert(from < g->workers && to < g->workers && from != to);
+    struct mailbox_lane *lane = mailbox_lane(g, from, to);
+    lane->wake_pending = true;
+    if (lane->overflow.count == 0 && ck_ring_enqueue_spsc(&lane->ring, lane->slots, item))
+        return true;
+    if (!overflow_push(&lane->overflow, item, SIZE_MAX / sizeof(void *))) {
         atomic_fetch_add_explicit(&lane->dropped, 1, memory_order_relaxed);
         return false;
     }
@@ -123,9 +168,11 @@ void mailbox_flush(struct mailbox_grid *g, unsigned from, struct loop *loop)
         }
         if (!lane->wake_pending)
             continue;
+        struct loop *target = __atomic_load_n(&g->loops[to], __ATOMIC_ACQUIRE);
+        if (target == NULL)
+            continue; /* not started yet, or stopped: it reads its rings when it runs */
         lane->wake_pending = false;
-        assert(g->loops[to] != NULL);
-        loop_wake_other(loop, g->loops[to], g->wake_udata[to]);
+        loop_wake_other(loop, target, g->wake_udata[to]);
     }
 }
 

@@ -56,9 +56,21 @@ struct mailbox_grid {
 int mailbox_grid_init(struct mailbox_grid *g, unsigned workers, unsigned ring_capacity,
                       size_t overflow_max);
 
-/* Tells the grid where worker `index` receives its wake-ups (call before it can be sent to). */
+/* Tells the grid where worker `index` receives its wake-ups. Items sent before are kept in
+ * the rings and their wake-up held back until the worker is attached (it reads every ring
+ * on its first turn). */
 void mailbox_grid_attach(struct mailbox_grid *g, unsigned index, struct loop *loop,
                          uint64_t wake_udata);
+
+/* Called for each item received: `from` is the sending worker. */
+typedef void (*mailbox_deliver_fn)(void *ctx, unsigned from, void *item);
+
+/* Worker `index` stops receiving: wake-ups to it are held back from now on. */
+void mailbox_grid_detach(struct mailbox_grid *g, unsigned index);
+
+/* With no worker running: hands every item still in a ring or an overflow queue to
+ * `deliver` (to free it). Returns how many. */
+size_t mailbox_grid_drain(struct mailbox_grid *g, mailbox_deliver_fn deliver, void *ctx);
 
 /* Frees the lanes. Items still queued are not freed: drain them first (mailbox_receive)
  * or accept the leak of what nobody will read. */
@@ -68,6 +80,12 @@ void mailbox_grid_destroy(struct mailbox_grid *g);
  * and the overflow queue are both full: the item was NOT sent (the caller still owns it)
  * and the drop is counted. */
 bool mailbox_send(struct mailbox_grid *g, unsigned from, unsigned to, void *item);
+
+/* The same for items that must not be lost (requests and their replies, whose loss would
+ * leave state on two workers disagreeing): the overflow queue grows past overflow_max as
+ * needed, so this fails only when out of memory. Callers bound how many such items can be
+ * outstanding (client requests are rate-limited). Order with mailbox_send is kept. */
+bool mailbox_send_control(struct mailbox_grid *g, unsigned from, unsigned to, void *item);
 
 /* Worker `from`, once per loop turn: moves spilled items into rings that have room and
  * wakes every worker it sent to since the last flush, through `loop` (its own). */
@@ -80,7 +98,6 @@ bool mailbox_has_overflow(const struct mailbox_grid *g, unsigned from);
 /* Worker `to`: takes up to `max` items from every inbound ring, in order per sender, and
  * calls `deliver` for each. Returns how many were delivered; call again when it returns
  * `max` (more may be waiting). */
-typedef void (*mailbox_deliver_fn)(void *ctx, unsigned from, void *item);
 size_t mailbox_receive(struct mailbox_grid *g, unsigned to, mailbox_deliver_fn deliver, void *ctx,
                        size_t max);
 
