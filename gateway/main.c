@@ -80,9 +80,10 @@ static int cli_apply(int argc, char **argv, struct gw_options *o)
         }
         const char *eq = strchr(arg, '=');
         const char *value;
+        bool alone = i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0;
         if (eq != NULL)
             value = eq + 1;
-        else if (opt->type == CONFIG_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+        else if (alone && config_flag_takes_bool(opt, arg))
             value = "true";
         else if (i + 1 < argc)
             value = argv[++i];
@@ -90,7 +91,7 @@ static int cli_apply(int argc, char **argv, struct gw_options *o)
             fprintf(stderr, "tidegate: option '%s' needs a value; see tidegate --help\n", arg);
             return EXIT_USAGE;
         }
-        if (config_set(gw_option_table, gw_option_count, o, opt->name, value, err) != 0) {
+        if (config_set_flag(gw_option_table, gw_option_count, o, arg, value, err) != 0) {
             fprintf(stderr, "tidegate: %s\n", err);
             return EXIT_USAGE;
         }

@@ -3,8 +3,11 @@
  * checks that --help and the doc list the same options). */
 #include "gateway/options.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "gateway/jwt.h"
 
 #define OPT(field) offsetof(struct gw_options, field)
 #define KIB        ((uint64_t)1024)
@@ -62,6 +65,81 @@ const struct config_option gw_option_table[] = {
      "Accept backlog of each listening socket (capped by net.core.somaxconn)."},
     {"log_level", CONFIG_ENUM, OPT(log_level), "info", 0, 0, log_levels,
      "Lowest level logged to stderr: debug, info, warn or error."},
+
+    /* Client authentication: docs/protocol.md 3 */
+    {"jwt_keys", CONFIG_LIST, OPT(jwt_keys), "", 0, 0, NULL,
+     "Keys that verify client tokens, at most 16, each kid:alg:path with alg hs256, rs256 or "
+     "es256 and a file holding the HMAC secret (at least 32 bytes) or a PEM public key."},
+    {"jwt_audience", CONFIG_STRING, OPT(jwt_audience), "", 0, 0, NULL,
+     "When set, a token's aud must be or contain it; empty does not check aud."},
+    {"jwt_issuer", CONFIG_STRING, OPT(jwt_issuer), "", 0, 0, NULL,
+     "When set, a token's iss must equal it; empty does not check iss."},
+    {"jwt_leeway", CONFIG_DURATION, OPT(jwt_leeway_ms), "30s", 0, 300 * SEC, NULL,
+     "Clock skew allowed on a token's exp, nbf and iat, in whole seconds."},
+    {"max_token_bytes", CONFIG_SIZE, OPT(max_token_bytes), "4k", 512, 8 * KIB, NULL,
+     "Longest token accepted; a longer one gets close 4001."},
+    {"allow_anonymous", CONFIG_BOOL, OPT(allow_anonymous), "false", 0, 0, NULL,
+     "Accept a connect without token; anonymous connections may only use namespaces whose "
+     "rule is anonymous."},
+    {"connect_timeout", CONFIG_DURATION, OPT(connect_timeout_ms), "10s", 1 * SEC, 120 * SEC, NULL,
+     "Time a new WebSocket has to authenticate (a token in the URL or a connect message); "
+     "then close 4005."},
+
+    /* Client protocol limits: docs/protocol.md 11 */
+    {"max_publish_bytes", CONFIG_SIZE, OPT(max_publish_bytes), "64k", 1, 16 * MIB, NULL,
+     "Largest data of one published message, from clients and the server API, below "
+     "max_message_bytes; larger gets message_too_large."},
+    {"max_channels_per_connection", CONFIG_UINT, OPT(max_channels_per_connection), "128", 1, 65535,
+     NULL, "Channels one connection may have joined at once; more get too_many_channels."},
+    {"client_messages_per_s", CONFIG_UINT, OPT(client_messages_per_s), "50", 0, 100000, NULL,
+     "Messages per second a connection may send, of every type; beyond it they get "
+     "rate_limited; 0 disables."},
+    {"client_messages_burst", CONFIG_UINT, OPT(client_messages_burst), "100", 1, 100000, NULL,
+     "Messages a connection may send at once before client_messages_per_s applies."},
+    {"typing_per_s", CONFIG_UINT, OPT(typing_per_s), "1", 1, 100, NULL,
+     "user_typing messages per second per connection, in bursts of twice that; more are "
+     "dropped silently."},
+    {"error_burst", CONFIG_UINT, OPT(error_burst), "20", 1, 1000, NULL,
+     "Error replies a connection may get in a burst, refilled at one per second; one more "
+     "closes it with 4004."},
+    {"history_page_max", CONFIG_UINT, OPT(history_page_max), "100", 1, 1000, NULL,
+     "Most messages one history request may ask for; a larger limit gets bad_request."},
+    {"presence_max_members", CONFIG_UINT, OPT(presence_max_members), "1000", 1, 100000, NULL,
+     "Most members listed in one presence reply; beyond them it says truncated: true."},
+    {"recovery_max_messages", CONFIG_UINT, OPT(recovery_max_messages), "1000", 0, 100000, NULL,
+     "Most messages replayed to a client that joins with since; beyond them the join says "
+     "recovered: false."},
+    {"recovery_max_bytes", CONFIG_SIZE, OPT(recovery_max_bytes), "512k", 0, 64 * MIB, NULL,
+     "Most bytes of messages replayed to a client that joins with since."},
+    {"max_channels", CONFIG_UINT, OPT(max_channels), "1000000", 1, 100000000, NULL,
+     "Channels existing at once per process; a join or publish that would create one more "
+     "gets server_busy."},
+
+    /* Server API: docs/api.md */
+    {"api_listen", CONFIG_ADDR, OPT(api_listen), "127.0.0.1:9091", 0, 0, NULL,
+     "Address of the server API listener, opened only when api_keys is set; keep it on a "
+     "private network."},
+    {"api_keys", CONFIG_LIST, OPT(api_keys), "", 0, 0, NULL,
+     "Keys that authorize server API requests, at most 16 of 32 to 256 printable characters "
+     "without space or comma; empty turns the API off.",
+     NULL, CONFIG_SECRET},
+    {"api_max_connections", CONFIG_UINT, OPT(api_max_connections), "256", 1, 65535, NULL,
+     "Open server API connections per process; more get 503."},
+    {"api_max_body_bytes", CONFIG_SIZE, OPT(api_max_body_bytes), "1m", 1 * KIB, 64 * MIB, NULL,
+     "Largest server API request body; a larger one gets 413."},
+
+    /* Worker-to-worker mailboxes: core/mailbox.h */
+    {"mailbox_ring_slots", CONFIG_UINT, OPT(mailbox_ring_slots), "4096", 64, 65536, NULL,
+     "Items in each worker-to-worker ring; a power of two."},
+    {"mailbox_overflow_max", CONFIG_UINT, OPT(mailbox_overflow_max), "65536", 0, 10000000, NULL,
+     "Items a worker may hold back while a ring to another worker is full; beyond them items "
+     "are refused and counted."},
+
+    /* Channel namespaces: docs/protocol.md 4.2 */
+    {"namespace", CONFIG_CUSTOM, OPT(namespaces), NULL, 0, 0, NULL,
+     "Setting OPTION of the channel namespace NAME (1 to 64 of a-z 0-9 _ -), which exists "
+     "once one of its options is set; default always exists.",
+     &gw_namespace_config},
 };
 const size_t gw_option_count = sizeof gw_option_table / sizeof gw_option_table[0];
 
@@ -71,15 +149,77 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES])
     return config_defaults(gw_option_table, gw_option_count, o, err);
 }
 
-int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+/* A sentence naming the API key by position, never quoting it (it is a secret even when
+ * malformed), or NULL when the key is good. */
+static const char *gw_api_key_problem(const char *key)
 {
-    uint64_t n = o->recv_buffer_count;
-    if ((n & (n - 1)) != 0) {
-        snprintf(err, CONFIG_ERROR_BYTES,
-                 "recv_buffer_count = %llu: expected a power of two (16, 32, ... 32768)",
-                 (unsigned long long)n);
+    size_t len = strlen(key);
+    if (len < GW_API_KEY_BYTES_MIN || len > GW_API_KEY_BYTES_MAX)
+        return "must be 32 to 256 characters long";
+    for (size_t i = 0; i < len; i++)
+        if (key[i] <= ' ' || key[i] > '~')
+            return "may hold only printable ASCII characters, without space";
+    return NULL;
+}
+
+static int gw_validate_keys(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+{
+    if (o->jwt_keys.count > JWT_KEYS_MAX) {
+        snprintf(err, CONFIG_ERROR_BYTES, "jwt_keys: %zu keys; at most %d are allowed",
+                 o->jwt_keys.count, JWT_KEYS_MAX);
         return -1;
     }
+    if (o->api_keys.count > GW_API_KEYS_MAX) {
+        snprintf(err, CONFIG_ERROR_BYTES, "api_keys: %zu keys; at most %d are allowed",
+                 o->api_keys.count, GW_API_KEYS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < o->api_keys.count; i++) {
+        const char *why = gw_api_key_problem(o->api_keys.items[i]);
+        if (why != NULL) {
+            snprintf(err, CONFIG_ERROR_BYTES,
+                     "api_keys: key %zu of %zu %s (openssl rand -base64 32 makes a good one)",
+                     i + 1, o->api_keys.count, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int gw_validate_namespaces(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+{
+    assert(o->namespaces.count >= 1);
+    for (size_t i = 0; i < o->namespaces.count; i++) {
+        if (o->namespaces.items[i].durable) {
+            snprintf(err, CONFIG_ERROR_BYTES,
+                     "namespace.%s.durable = true: durable channels need PostgreSQL storage "
+                     "(issue 6), which this build does not have yet; remove the line or set "
+                     "it to false",
+                     o->namespaces.items[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int gw_validate_power_of_two(const char *name, uint64_t n, const char *examples,
+                                    char err[CONFIG_ERROR_BYTES])
+{
+    if (n != 0 && (n & (n - 1)) == 0)
+        return 0;
+    snprintf(err, CONFIG_ERROR_BYTES, "%s = %llu: expected a power of two (%s)", name,
+             (unsigned long long)n, examples);
+    return -1;
+}
+
+int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+{
+    assert(o != NULL && err != NULL);
+    if (gw_validate_power_of_two("recv_buffer_count", o->recv_buffer_count, "16, 32, ... 32768",
+                                 err) != 0 ||
+        gw_validate_power_of_two("mailbox_ring_slots", o->mailbox_ring_slots, "64, 128, ... 65536",
+                                 err) != 0)
+        return -1;
     if (o->idle_timeout_ms != 0 && o->ping_interval_ms != 0 &&
         o->idle_timeout_ms <= o->ping_interval_ms) {
         snprintf(err, CONFIG_ERROR_BYTES,
@@ -88,6 +228,17 @@ int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]
                  (unsigned long long)o->idle_timeout_ms, (unsigned long long)o->ping_interval_ms);
         return -1;
     }
+    if (o->max_publish_bytes >= o->max_message_bytes) {
+        snprintf(err, CONFIG_ERROR_BYTES,
+                 "max_publish_bytes (%llu) must be below max_message_bytes (%llu): the data "
+                 "travels inside a message with its envelope; lower max_publish_bytes or raise "
+                 "max_message_bytes",
+                 (unsigned long long)o->max_publish_bytes,
+                 (unsigned long long)o->max_message_bytes);
+        return -1;
+    }
+    if (gw_validate_keys(o, err) != 0 || gw_validate_namespaces(o, err) != 0)
+        return -1;
     return 0;
 }
 

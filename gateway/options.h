@@ -8,8 +8,14 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "gateway/namespace.h"
 
-enum { GW_WORKERS_MAX = 256 };
+enum {
+    GW_WORKERS_MAX = 256,
+    GW_API_KEYS_MAX = 16,      /* api_keys items */
+    GW_API_KEY_BYTES_MIN = 32, /* one API key: printable ASCII, no space or comma */
+    GW_API_KEY_BYTES_MAX = 256,
+};
 
 struct gw_options {
     struct config_addr listen;       /* public WebSocket listener */
@@ -31,6 +37,41 @@ struct gw_options {
     uint64_t recv_buffer_count;
     uint64_t listen_backlog;
     unsigned log_level; /* index into log level names */
+
+    /* Client authentication (docs/protocol.md 3). gateway/auth_keys.h turns these into a
+     * key set and a policy. */
+    struct config_list jwt_keys; /* "kid:alg:path" items, at most JWT_KEYS_MAX (16) */
+    char *jwt_audience;          /* never NULL after defaults; "" = `aud` not checked */
+    char *jwt_issuer;            /* never NULL after defaults; "" = `iss` not checked */
+    uint64_t jwt_leeway_ms;      /* 0..5 min; used in whole seconds */
+    uint64_t max_token_bytes;    /* 512..8k */
+    bool allow_anonymous;        /* a `connect` without token is accepted */
+    uint64_t connect_timeout_ms; /* from the 101 to `connected` */
+
+    /* Client protocol limits (docs/protocol.md 11). */
+    uint64_t max_publish_bytes;           /* `data` of send_message; < max_message_bytes */
+    uint64_t max_channels_per_connection; /* channels joined at once */
+    uint64_t client_messages_per_s;       /* every client message; 0: no limit */
+    uint64_t client_messages_burst;
+    uint64_t typing_per_s;         /* user_typing; burst twice the rate */
+    uint64_t error_burst;          /* errors before close 4004; refill 1/s */
+    uint64_t history_page_max;     /* `limit` of a history request */
+    uint64_t presence_max_members; /* members listed in a presence reply */
+    uint64_t recovery_max_messages;
+    uint64_t recovery_max_bytes;
+    uint64_t max_channels; /* channels existing at once, per process */
+
+    /* Server API (docs/api.md). */
+    struct config_addr api_listen;
+    struct config_list api_keys; /* empty: the API listener is not opened */
+    uint64_t api_max_connections;
+    uint64_t api_max_body_bytes;
+
+    /* Worker-to-worker mailboxes (core/mailbox.h). */
+    uint64_t mailbox_ring_slots;   /* items per ring; a power of two, 64..65536 */
+    uint64_t mailbox_overflow_max; /* items a worker may hold back when a ring is full */
+
+    struct gw_namespaces namespaces; /* `namespace.NAME.OPTION`; items[0] is "default" */
 };
 
 extern const struct config_option gw_option_table[];
@@ -39,9 +80,13 @@ extern const size_t gw_option_count;
 /* Applies defaults; returns 0 or -1 with err. */
 int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
-/* Cross-option checks that one option's range cannot express. Returns 0 or -1 with err. */
+/* Cross-option checks that one option's range cannot express: recv_buffer_count and
+ * mailbox_ring_slots powers of two, idle_timeout > ping_interval, max_publish_bytes <
+ * max_message_bytes, at most 16 jwt_keys, api_keys well-formed (never quoted in err), no
+ * durable namespace yet. Returns 0 or -1 with err. */
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
+/* Frees every owned string, list and the namespaces. */
 void gw_options_free(struct gw_options *o);
 
 #endif

@@ -22,6 +22,14 @@ DEFAULTS = {
     "close_timeout": "5s", "allowed_origins": None, "subprotocols": None,
     "send_queue_bytes_max": "1m", "max_connections": "100000", "recv_buffer_bytes": "16k",
     "recv_buffer_count": "512", "log_level": "info",
+    "jwt_keys": None, "jwt_audience": None, "jwt_issuer": None, "jwt_leeway": "30s",
+    "max_token_bytes": "4k", "allow_anonymous": "false", "connect_timeout": "10s",
+    "max_publish_bytes": "64k", "max_channels_per_connection": "128",
+    "client_messages_per_s": "50", "client_messages_burst": "100", "typing_per_s": "1",
+    "error_burst": "20", "history_page_max": "100", "presence_max_members": "1000",
+    "recovery_max_messages": "1000", "recovery_max_bytes": "512k", "max_channels": "1000000",
+    "api_listen": "127.0.0.1:9091", "api_keys": None, "api_max_connections": "256",
+    "api_max_body_bytes": "1m", "mailbox_ring_slots": "4096", "mailbox_overflow_max": "65536",
 }
 
 
@@ -53,7 +61,8 @@ class TestHelp(ConfigFiles):
         result = run_binary("--help")
         self.assertEqual(result.returncode, 0, result.stderr)
         text = result.stdout
-        positions = sorted((text.find(flag(name)), name) for name in DEFAULTS)
+        # a flag followed by its value word: --max-channels is not --max-channels-per-connection
+        positions = sorted((text.find(flag(name) + " "), name) for name in DEFAULTS)
         for pos, name in positions:
             self.assertGreaterEqual(pos, 0, f"--help does not mention {flag(name)}")
         # the default of each option is shown in its own entry (between its flag and the next)
@@ -61,7 +70,7 @@ class TestHelp(ConfigFiles):
         for name, default in DEFAULTS.items():
             if default is None:
                 continue
-            start = text.find(flag(name))
+            start = text.find(flag(name) + " ")
             end = min([s for s in starts if s > start] + [len(text)])
             self.assertIn(default, text[start:end], f"--help entry of {flag(name)} should "
                           f"show its default {default}:\n{text[start:end]}")
@@ -89,6 +98,7 @@ class TestCheckConfig(ConfigFiles):
             "workers = 4\n"
             "echo = false\n"
             "max_message_bytes = 64k\n"
+            "max_publish_bytes = 16k\n"
             "max_header_bytes = 16k\n"
             "max_headers = 64\n"
             "handshake_timeout = 250ms\n"
@@ -194,12 +204,13 @@ class TestOptionsTakeEffect(ConfigFiles):
             client.abort()
 
     def test_config_file_settings_apply(self):
-        path = self.write_config("echo = true\nmax_message_bytes = 1k\nping_interval = 0\n")
+        path = self.write_config("echo = true\nmax_message_bytes = 1k\nmax_publish_bytes = 512\n"
+                                 "ping_interval = 0\n")
         with Server("--config", path) as server:
             self.assert_echo_limit(server, fits=1024, too_big=1025)
 
     def test_command_line_overrides_the_file(self):
-        path = self.write_config("echo = true\nmax_message_bytes = 1k\n")
+        path = self.write_config("echo = true\nmax_message_bytes = 1k\nmax_publish_bytes = 512\n")
         with Server("--config", path, "--max-message-bytes", "4k") as server:
             self.assert_echo_limit(server, fits=4096, too_big=4097)
 
@@ -211,7 +222,7 @@ class TestOptionsTakeEffect(ConfigFiles):
                              {str(w) for w in range(os.cpu_count())})
 
     def test_equals_form_on_the_command_line(self):
-        with Server("--echo=true", "--max-message-bytes=2k") as server:
+        with Server("--echo=true", "--max-message-bytes=2k", "--max-publish-bytes=1k") as server:
             self.assert_echo_limit(server, fits=2048, too_big=2049)
 
 
