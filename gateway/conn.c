@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "gateway/hub.h"
+#include "gateway/session.h"
 
 /* One in-flight sendmsg: the iovecs must live until its completion. */
 struct send_ctx {
@@ -31,6 +33,8 @@ static void conn_maybe_free(struct conn *c)
     if (c->state != CONN_CLOSED || c->recv_armed || c->send_inflight || c->flush_queued)
         return;
     struct worker *w = c->worker;
+    if (session_busy(c) && !w->exiting)
+        return; /* a reply from another worker is on its way: freed when it arrives */
     assert(c->fd >= 0 && !tw_armed(&c->timer));
     /* The descriptor is closed only now that no submitted operation refers to it: closed
      * earlier, its number could be reused by a new socket that a stale recv would read. */
@@ -38,6 +42,7 @@ static void conn_maybe_free(struct conn *c)
     c->fd = -1;
     conn_drop_rx(c);
     conn_drop_message(c);
+    session_free(c);
     gw_metric_sub(&w->metrics->send_queue_bytes, c->out.bytes);
     outq_clear(&c->out, &w->outq_pool);
     if (c->prev != NULL)
@@ -48,6 +53,19 @@ static void conn_maybe_free(struct conn *c)
         c->next->prev = c->prev;
     w->conn_count--;
     free(c);
+}
+
+void conn_release(struct conn *c)
+{
+    conn_maybe_free(c);
+}
+
+/* The connection stops being OPEN: its channel subscriptions end now (nothing is delivered
+ * after a close starts). */
+static void conn_leave_open(struct conn *c)
+{
+    if (c->state == CONN_OPEN && c->sess != NULL)
+        hub_conn_end(c);
 }
 
 static void conn_arm_recv(struct conn *c)
@@ -120,6 +138,9 @@ void conn_close_socket(struct conn *c)
     if (c->state == CONN_CLOSED)
         return;
     struct worker *w = c->worker;
+    conn_leave_open(c);
+    if (c->sess != NULL)
+        hub_conn_end(c); /* also covers CLOSING/LINGER, where it is already a no-op */
     c->state = CONN_CLOSED;
     tw_cancel(&w->loop.wheel, &c->timer);
     if (c->recv_armed) {
@@ -268,6 +289,13 @@ static bool conn_push_frame(struct conn *c, uint8_t opcode, const uint8_t *paylo
     return queued;
 }
 
+bool conn_send_frame_unbounded(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+    if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
+        return false;
+    return conn_push_frame(c, opcode, payload, len);
+}
+
 bool conn_send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
 {
     if (c->state != CONN_OPEN && c->state != CONN_CLOSING)
@@ -291,6 +319,7 @@ void conn_start_close_payload(struct conn *c, const uint8_t *payload, size_t len
         return;
     }
     struct worker *w = c->worker;
+    conn_leave_open(c);
     c->state = CONN_CLOSING;
     c->close_reason = (uint8_t)why;
     c->close_sent = true;
@@ -311,6 +340,7 @@ void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_
 {
     struct worker *w = c->worker;
     if (c->state == CONN_OPEN) {
+        conn_leave_open(c);
         c->close_reason = (uint8_t)why;
         uint8_t payload[WS_CONTROL_PAYLOAD_BYTES_MAX];
         size_t len = ws_close_payload_encode(payload, code, reason);
@@ -398,6 +428,9 @@ void conn_on_send(void *send_ctx, const struct io_uring_cqe *cqe)
         conn_peer_gone(c);
         return;
     }
+    if (c->sess != NULL && c->state == CONN_OPEN && cqe->res > 0 &&
+        c->out.bytes <= conn_opts(c)->send_queue_bytes_max / 2)
+        hub_conn_send_gaps(c); /* a skipping subscriber has room again */
     if (!outq_empty(&c->out))
         conn_schedule_flush(c);
     else
@@ -411,6 +444,8 @@ void conn_arm_open_timer(struct conn *c)
     uint64_t next = UINT64_MAX;
     if (o->idle_timeout_ms != 0)
         next = c->last_rx_ms + o->idle_timeout_ms;
+    if (c->sess != NULL && c->sess->deadline_ms != 0 && c->sess->deadline_ms < next)
+        next = c->sess->deadline_ms; /* connect timeout or token expiry */
     if (o->ping_interval_ms != 0) {
         uint64_t quiet = now - c->last_rx_ms;
         /* Quiet long enough that we just pinged: the next ping is an interval from now. */
@@ -426,6 +461,8 @@ void conn_arm_open_timer(struct conn *c)
 static void conn_on_open_timer(struct conn *c)
 {
     const struct gw_options *o = conn_opts(c);
+    if (session_on_deadline(c))
+        return;
     uint64_t quiet = conn_now_ms(c) - c->last_rx_ms;
     if (o->idle_timeout_ms != 0 && quiet >= o->idle_timeout_ms) {
         conn_start_close(c, WS_CLOSE_GOING_AWAY, "idle timeout", GW_CLOSE_IDLE_TIMEOUT);

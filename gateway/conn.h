@@ -11,8 +11,10 @@
  * is being received; `msg` only while a fragmented or multi-buffer message is assembled
  * (echo); the send queue only while output is unsent.
  *
- * A connection is freed when it is CLOSED and no io_uring operation refers to it any more
- * (recv_armed and send_inflight both false): completions always find a live owner.
+ * A connection is freed when it is CLOSED and nothing refers to it any more: no io_uring
+ * operation (recv_armed and send_inflight both false) and no channel request awaiting its
+ * reply from another worker (session_busy): completions and replies always find a live owner.
+ * When the connection leaves OPEN, its channel subscriptions end (hub_conn_end).
  */
 #ifndef TIDEGATE_GATEWAY_CONN_H
 #define TIDEGATE_GATEWAY_CONN_H
@@ -26,6 +28,7 @@
 #include "core/ws_reader.h"
 #include "gateway/metrics.h"
 
+struct session;
 struct worker;
 
 enum conn_state {
@@ -46,7 +49,8 @@ struct conn {
     struct outq out; /* frames and replies not yet written */
     uint8_t *rx;     /* owned, NULL when idle: HTTP head or carried frame bytes */
     uint32_t rx_len, rx_cap;
-    uint8_t *msg; /* owned, NULL when idle: data message being assembled */
+    struct session *sess; /* owned: the client protocol's state (NULL in echo mode) */
+    uint8_t *msg;         /* owned, NULL when idle: data message being assembled */
     uint32_t msg_len, msg_cap;
     uint64_t last_rx_ms;  /* loop time of the last bytes received */
     int fd;               /* shut down when CLOSED, closed when the struct is freed */
@@ -83,6 +87,11 @@ static inline struct conn *conn_from_timer(struct tw_timer *t)
 {
     return (struct conn *)((char *)t - offsetof(struct conn, timer));
 }
+
+/* Frees the connection if it is CLOSED and nothing refers to it any more: the session calls
+ * it when the last reply it waited for has arrived, the worker at exit (w->exiting) for
+ * connections whose replies can no longer come. */
+void conn_release(struct conn *c);
 
 /* Frees the send contexts a worker recycled (at worker exit). */
 void conn_send_ctx_free_all(struct worker *w);

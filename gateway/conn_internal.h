@@ -14,6 +14,11 @@
  * returned. Returns false too when the connection is not OPEN or CLOSING. */
 bool conn_send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len);
 
+/* The same without the send-queue limit, for the notice that precedes a close (`disconnect`
+ * of a slow consumer is queued past the limit). False when not OPEN or CLOSING, or out of
+ * memory (then the connection is closed). */
+bool conn_send_frame_unbounded(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len);
+
 /* Queues a ready-made chunk (takes a reference) and schedules a flush. Returns false (after
  * closing the connection with internal_error) when out of memory. */
 bool conn_queue_chunk(struct conn *c, struct out_chunk *chunk);

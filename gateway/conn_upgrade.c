@@ -13,6 +13,7 @@
 
 #include "core/http.h"
 #include "core/log.h"
+#include "gateway/session.h"
 
 enum {
     UPGRADE_RX_BYTES_MIN = 512,
@@ -90,7 +91,8 @@ static enum ws_handshake_error upgrade_parse_error(enum http_parse_result result
 /* The request is valid: answer 101, become OPEN, and hand any bytes the client sent after
  * its head (it may pipeline its first frames) to the frame reader. */
 static void upgrade_accept(struct conn *c, const struct ws_handshake_result *result,
-                           size_t head_bytes, const uint8_t *rest, size_t rest_len)
+                           size_t head_bytes, const uint8_t *rest, size_t rest_len,
+                           struct http_span token)
 {
     struct worker *w = c->worker;
     struct out_chunk *reply = out_chunk_new(UPGRADE_REPLY_BYTES);
@@ -109,6 +111,14 @@ static void upgrade_accept(struct conn *c, const struct ws_handshake_result *res
         return;
     tw_cancel(&w->loop.wheel, &c->timer);
     conn_arm_open_timer(c);
+    /* The client protocol starts now; a token in the URL is checked right after the 101 so
+     * that browsers see the close code (protocol.md 3.1). It points into c->rx. */
+    if (!conn_opts(c)->echo && !session_open(c, token.ptr, token.len)) {
+        log_warn("conn", "out of memory starting a session; closing the connection", NULL);
+        c->close_reason = GW_CLOSE_INTERNAL;
+        conn_close_socket(c);
+        return;
+    }
     uint8_t *head = c->rx;
     size_t head_len = c->rx_len;
     c->rx = NULL;
@@ -146,7 +156,9 @@ static void upgrade_handle_head(struct conn *c, const uint8_t *rest, size_t rest
         conn_upgrade_fail(c, error);
         return;
     }
-    upgrade_accept(c, &result, req.head_bytes, rest, rest_len);
+    struct http_span token = {NULL, 0};
+    http_query_find(req.query, "token", &token);
+    upgrade_accept(c, &result, req.head_bytes, rest, rest_len, token);
 }
 
 /* An incomplete head is parsed on its first bytes and then once per KiB: garbage is

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/session.h"
 
 enum { WS_CARRY_CAP = 2 * WS_READER_CARRY_BYTES_MAX };
 
@@ -63,15 +64,28 @@ static bool ws_assemble(struct conn *c, const uint8_t *data, size_t len)
     return true;
 }
 
+/* A whole message: echoed, or handed to the client protocol. */
+static void ws_on_message(struct conn *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+    if (conn_opts(c)->echo)
+        conn_send_frame(c, opcode, data, len);
+    else
+        session_on_message(c, data, len);
+}
+
 static void ws_on_data(void *ctx, uint8_t opcode, const uint8_t *data, size_t len, bool message_end)
 {
     struct conn *c = ctx;
     if (message_end)
         gw_metric_add(&c->worker->metrics->messages_received, 1);
-    if (!conn_opts(c)->echo || c->state != CONN_OPEN)
-        return; /* no application protocol yet beyond echo: messages are validated, counted */
+    if (c->state != CONN_OPEN)
+        return; /* closing: what still arrives is validated and dropped */
+    if (!conn_opts(c)->echo && opcode == WS_OP_BINARY) {
+        session_on_binary(c); /* refused on its first piece */
+        return;
+    }
     if (message_end && c->msg == NULL) {
-        conn_send_frame(c, opcode, data, len); /* whole message in one piece: no copy */
+        ws_on_message(c, opcode, data, len); /* whole message in one piece: no copy */
         return;
     }
     if (!ws_assemble(c, data, len)) {
@@ -79,8 +93,14 @@ static void ws_on_data(void *ctx, uint8_t opcode, const uint8_t *data, size_t le
         return;
     }
     if (message_end) {
-        conn_send_frame(c, opcode, c->msg, c->msg_len);
-        conn_drop_message(c);
+        /* Take the buffer: handling the message may close the connection, which drops
+         * c->msg while the handler still reads it. */
+        uint8_t *msg = c->msg;
+        size_t msg_len = c->msg_len;
+        c->msg = NULL;
+        c->msg_len = c->msg_cap = 0;
+        ws_on_message(c, opcode, msg, msg_len);
+        free(msg);
     }
 }
 

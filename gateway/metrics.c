@@ -17,7 +17,53 @@ static const char *const close_reason_names[GW_CLOSE_REASON_COUNT] = {
     [GW_CLOSE_HANDSHAKE] = "handshake_failed",
     [GW_CLOSE_SHUTDOWN] = "server_shutdown",
     [GW_CLOSE_INTERNAL] = "internal_error",
+    [GW_CLOSE_BINARY] = "binary_not_supported",
+    [GW_CLOSE_AUTH_FAILED] = "auth_failed",
+    [GW_CLOSE_TOKEN_EXPIRED] = "token_expired",
+    [GW_CLOSE_KICKED] = "kicked",
+    [GW_CLOSE_TOO_MANY_ERRORS] = "too_many_errors",
+    [GW_CLOSE_CONNECT_TIMEOUT] = "connect_timeout",
+    [GW_CLOSE_RECONNECT] = "reconnect_requested",
 };
+
+static const char *const drop_reason_names[GW_DROP_REASON_COUNT] = {
+    [GW_DROP_MAILBOX_FULL] = "mailbox_full",
+    [GW_DROP_SLOW_CONSUMER_SKIP] = "slow_consumer_skip",
+    [GW_DROP_TYPING_BUSY] = "typing_queue_busy",
+    [GW_DROP_TYPING_RATE] = "typing_rate",
+};
+
+enum gw_close_reason gw_close_reason_for_code(uint16_t code)
+{
+    switch (code) {
+    case 1001:
+        return GW_CLOSE_SHUTDOWN;
+    case 1002:
+        return GW_CLOSE_PROTOCOL_ERROR;
+    case 1003:
+        return GW_CLOSE_BINARY;
+    case 1007:
+        return GW_CLOSE_INVALID_PAYLOAD;
+    case 1008:
+        return GW_CLOSE_SLOW_CONSUMER;
+    case 1009:
+        return GW_CLOSE_MESSAGE_TOO_BIG;
+    case 4001:
+        return GW_CLOSE_AUTH_FAILED;
+    case 4002:
+        return GW_CLOSE_TOKEN_EXPIRED;
+    case 4003:
+        return GW_CLOSE_KICKED;
+    case 4004:
+        return GW_CLOSE_TOO_MANY_ERRORS;
+    case 4005:
+        return GW_CLOSE_CONNECT_TIMEOUT;
+    case 4006:
+        return GW_CLOSE_RECONNECT;
+    default:
+        return GW_CLOSE_INTERNAL;
+    }
+}
 
 const char *gw_close_reason_name(enum gw_close_reason reason)
 {
@@ -58,6 +104,22 @@ static const struct metric_desc plain_metrics[] = {
      FIELD(recv_buffers_exhausted)},
     {"tidegate_send_queue_bytes", "gauge", "Bytes queued for sending and not yet written.",
      FIELD(send_queue_bytes)},
+    {"tidegate_channels", "gauge", "Channels held by their owner worker.", FIELD(channels)},
+    {"tidegate_subscriptions", "gauge", "Channel subscriptions of the worker's connections.",
+     FIELD(subscriptions)},
+    {"tidegate_sessions_connected_total", "counter",
+     "Connections that completed connect (token accepted, or anonymous).",
+     FIELD(sessions_connected)},
+    {"tidegate_requests_total", "counter", "Client protocol messages handled.", FIELD(requests)},
+    {"tidegate_publishes_total", "counter", "Messages given an offset by their channel's owner.",
+     FIELD(publishes)},
+    {"tidegate_deliveries_total", "counter", "Message frames queued to subscribers.",
+     FIELD(deliveries)},
+    {"tidegate_hub_requests_sent_total", "counter",
+     "Channel requests sent to the channel's owner on another worker.", FIELD(hub_requests_sent)},
+    {"tidegate_hub_requests_received_total", "counter",
+     "Channel requests received from other workers for channels owned here.",
+     FIELD(hub_requests_received)},
 };
 #undef FIELD
 
@@ -99,6 +161,36 @@ static void render_handshake(FILE *out, const struct gw_metrics *const *workers,
                     (unsigned long long)metric_load(&workers[w]->handshake_failures[e]));
 }
 
+/* A counter array labelled by `label` with names from `names(i)`. */
+static void render_labelled(FILE *out, const char *name, const char *help, const char *label,
+                            size_t array_offset, int n, const char *(*names)(int),
+                            const struct gw_metrics *const *workers, unsigned count)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (unsigned w = 0; w < count; w++) {
+        const _Atomic uint64_t *a =
+            (const _Atomic uint64_t *)((const char *)workers[w] + array_offset);
+        for (int i = 0; i < n; i++)
+            fprintf(out, "%s{worker=\"%u\",%s=\"%s\"} %llu\n", name, w, label, names(i),
+                    (unsigned long long)metric_load(&a[i]));
+    }
+}
+
+static const char *drop_name(int i)
+{
+    return drop_reason_names[i];
+}
+/* Errors and auth reasons skip index 0 (PROTO_OK, JWT_OK). */
+static const char *error_name_from_one(int i)
+{
+    return proto_error_name((enum proto_error)(i + 1));
+}
+static const char *auth_name_from_one(int i)
+{
+    return i + 1 == GW_AUTH_ANONYMOUS_REFUSED ? "anonymous_refused"
+                                              : jwt_error_name((enum jwt_error)(i + 1));
+}
+
 void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsigned count)
 {
     assert(out != NULL && workers != NULL);
@@ -114,4 +206,14 @@ void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsig
         render_plain(out, &plain_metrics[i], workers, count);
     render_closed(out, workers, count);
     render_handshake(out, workers, count);
+    render_labelled(out, "tidegate_deliveries_dropped_total",
+                    "Deliveries that did not reach a subscriber, by reason.", "reason",
+                    offsetof(struct gw_metrics, deliveries_dropped), GW_DROP_REASON_COUNT,
+                    drop_name, workers, count);
+    render_labelled(out, "tidegate_errors_sent_total", "Protocol error replies, by code.", "code",
+                    offsetof(struct gw_metrics, errors_sent) + sizeof(_Atomic uint64_t),
+                    PROTO_ERROR_COUNT - 1, error_name_from_one, workers, count);
+    render_labelled(out, "tidegate_auth_failures_total", "Refused tokens and connects, by reason.",
+                    "reason", offsetof(struct gw_metrics, auth_failures) + sizeof(_Atomic uint64_t),
+                    GW_AUTH_REASON_COUNT - 1, auth_name_from_one, workers, count);
 }

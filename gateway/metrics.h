@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #include "core/ws_handshake.h"
+#include "gateway/jwt.h"
+#include "gateway/proto.h"
 
 /* Why a connection ended: the `reason` label of tidegate_connections_closed_total. */
 enum gw_close_reason {
@@ -26,10 +28,32 @@ enum gw_close_reason {
     GW_CLOSE_HANDSHAKE,       /* the upgrade failed; see handshake_failures */
     GW_CLOSE_SHUTDOWN,        /* we closed with 1001: the server is stopping */
     GW_CLOSE_INTERNAL,        /* we closed with 1011: out of memory */
+    GW_CLOSE_BINARY,          /* we closed with 1003: a binary message (protocol mode) */
+    GW_CLOSE_AUTH_FAILED,     /* 4001 */
+    GW_CLOSE_TOKEN_EXPIRED,   /* 4002 */
+    GW_CLOSE_KICKED,          /* 4003 */
+    GW_CLOSE_TOO_MANY_ERRORS, /* 4004 */
+    GW_CLOSE_CONNECT_TIMEOUT, /* 4005 */
+    GW_CLOSE_RECONNECT,       /* 4006 */
     GW_CLOSE_REASON_COUNT
 };
 
 const char *gw_close_reason_name(enum gw_close_reason reason);
+
+/* The reason counted for a close the server starts with `code` (1001 counts as shutdown). */
+enum gw_close_reason gw_close_reason_for_code(uint16_t code);
+
+/* Why a delivery did not reach a subscriber: `reason` of tidegate_deliveries_dropped_total. */
+enum gw_drop_reason {
+    GW_DROP_MAILBOX_FULL,       /* a worker-to-worker ring and its overflow were full */
+    GW_DROP_SLOW_CONSUMER_SKIP, /* slow_consumer = skip: not queued (a gap follows) */
+    GW_DROP_TYPING_BUSY,        /* typing event met a send queue over half its limit */
+    GW_DROP_TYPING_RATE,        /* typing event over typing_per_s */
+    GW_DROP_REASON_COUNT
+};
+
+/* `reason` label for auth failures that are not JWT errors (anonymous refused). */
+enum { GW_AUTH_ANONYMOUS_REFUSED = JWT_ERROR_COUNT, GW_AUTH_REASON_COUNT };
 
 struct gw_metrics {
     _Alignas(64) _Atomic uint64_t connections_open;
@@ -45,6 +69,18 @@ struct gw_metrics {
     _Atomic uint64_t pings_sent;
     _Atomic uint64_t recv_buffers_exhausted; /* multishot recv ended with ENOBUFS */
     _Atomic uint64_t send_queue_bytes;       /* gauge: unsent bytes queued on the worker */
+    /* Channels (gateway/hub*.c, gateway/session.c). */
+    _Atomic uint64_t channels;           /* gauge: channels this worker owns */
+    _Atomic uint64_t subscriptions;      /* gauge: subscriptions of this worker's connections */
+    _Atomic uint64_t sessions_connected; /* connections that completed `connect` */
+    _Atomic uint64_t requests;           /* client protocol messages handled */
+    _Atomic uint64_t publishes;          /* messages given an offset by this worker (owner) */
+    _Atomic uint64_t deliveries;         /* message frames queued to subscribers */
+    _Atomic uint64_t deliveries_dropped[GW_DROP_REASON_COUNT];
+    _Atomic uint64_t hub_requests_sent;     /* requests sent to another worker's channels */
+    _Atomic uint64_t hub_requests_received; /* requests received for channels owned here */
+    _Atomic uint64_t errors_sent[PROTO_ERROR_COUNT];
+    _Atomic uint64_t auth_failures[GW_AUTH_REASON_COUNT];
 };
 
 static inline void gw_metric_add(_Atomic uint64_t *m, uint64_t n)

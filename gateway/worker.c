@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "gateway/conn.h"
+#include "gateway/jwt.h"
 
 enum {
     WORKER_SQ_ENTRIES = 4096,
@@ -22,6 +23,8 @@ enum {
     WORKER_RECV_GROUP = 0,
     WORKER_ACCEPT_RETRY_MS = 100,
     WORKER_WAIT_MAX_MS = 1000,
+    WORKER_WAIT_OVERFLOW_MS = 1, /* items held back for a full ring: retry soon */
+    WORKER_MAILBOX_BATCH = 1024, /* items taken per ring pass, then the flush runs */
 };
 
 static void worker_arm_accept(struct worker *w)
@@ -88,7 +91,7 @@ static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
     case WORKER_OP_ACCEPT:
         worker_on_accept(w, cqe);
         break;
-    case WORKER_OP_WAKE:
+    case WORKER_OP_WAKE: /* mailbox items are read in worker_flush, every turn */
         if (atomic_load(&w->stop_requested))
             worker_begin_stop(w);
         break;
@@ -105,9 +108,16 @@ static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
     }
 }
 
+/* Every turn: what other workers sent (deliveries, requests, replies), then the sends, then
+ * the wake-ups for what this turn sent to other workers. */
 static void worker_flush(void *ctx)
 {
     struct worker *w = ctx;
+    struct mailbox_grid *grid = w->shared->grid;
+    for (int pass = 0; pass < 8; pass++)
+        if (mailbox_receive(grid, w->index, hub_on_item, &w->hub, WORKER_MAILBOX_BATCH) <
+            WORKER_MAILBOX_BATCH)
+            break;
     while (w->flush_list != NULL) {
         struct conn *c = w->flush_list;
         w->flush_list = c->flush_next;
@@ -115,6 +125,7 @@ static void worker_flush(void *ctx)
         c->flush_queued = false;
         conn_flush(c);
     }
+    mailbox_flush(grid, w->index, &w->loop);
 }
 
 static void worker_timer_expired(struct tw_timer *t, void *ctx)
@@ -123,6 +134,10 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
     if (t == &w->accept_retry) {
         if (!w->accept_armed && !w->stopping)
             worker_arm_accept(w);
+        return;
+    }
+    if (t == &w->hub.sweep_timer) {
+        hub_on_sweep(&w->hub);
         return;
     }
     conn_on_timer(conn_from_timer(t));
@@ -170,24 +185,52 @@ static int worker_setup(struct worker *w)
     }
     outq_pool_init(&w->outq_pool);
     tw_timer_init(&w->accept_retry);
+    hub_init(&w->hub, w);
+    mailbox_grid_attach(w->shared->grid, w->index, &w->loop, loop_udata(w, WORKER_OP_WAKE));
     worker_arm_accept(w);
     return 0;
 }
 
+/* Connections still held only by replies that will never come (their worker stopped first):
+ * free them now that nothing can deliver to them. */
+static void worker_free_waiting(struct worker *w)
+{
+    w->exiting = true;
+    while (w->conns != NULL) {
+        struct conn *c = w->conns;
+        assert(c->state == CONN_CLOSED && !c->recv_armed && !c->send_inflight);
+        conn_release(c);
+    }
+}
+
 static void worker_teardown(struct worker *w)
 {
-    assert(w->conns == NULL && w->flush_list == NULL);
+    mailbox_grid_detach(w->shared->grid, w->index);
+    worker_free_waiting(w);
+    assert(w->flush_list == NULL);
+    hub_destroy(&w->hub);
+    jwt_thread_exit();
     conn_send_ctx_free_all(w);
     outq_pool_destroy(&w->outq_pool);
     bufring_destroy(&w->recv_buffers, &w->loop.ring);
     loop_destroy(&w->loop);
 }
 
+/* True when every connection left is closed and held only by awaited replies. */
+static bool worker_only_waiting(const struct worker *w)
+{
+    for (const struct conn *c = w->conns; c != NULL; c = c->next)
+        if (c->state != CONN_CLOSED || c->recv_armed || c->send_inflight || c->flush_queued)
+            return false;
+    return true;
+}
+
 /* Runs until stopped and every connection is gone (or the stop deadline forced them). */
 static void worker_run(struct worker *w)
 {
     for (;;) {
-        int ret = loop_run_once(&w->loop, WORKER_WAIT_MAX_MS);
+        bool held_back = mailbox_has_overflow(w->shared->grid, w->index);
+        int ret = loop_run_once(&w->loop, held_back ? WORKER_WAIT_OVERFLOW_MS : WORKER_WAIT_MAX_MS);
         if (ret < 0) {
             log_error("worker", "io_uring_enter failed; stopping the worker",
                       "worker=%u error=\"%s\"", w->index, strerror(-ret));
@@ -206,6 +249,10 @@ static void worker_run(struct worker *w)
         if (w->conns == NULL && !w->accept_armed) {
             worker_flush(w);
             return;
+        }
+        if (w->loop.now_ms >= w->stop_deadline_ms && !w->accept_armed && worker_only_waiting(w)) {
+            worker_flush(w);
+            return; /* what is left waits for replies from workers that have stopped */
         }
     }
 }

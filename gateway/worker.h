@@ -12,8 +12,11 @@
 
 #include "core/bufring.h"
 #include "core/loop.h"
+#include "core/mailbox.h"
 #include "core/outq.h"
 #include "core/ws_handshake.h"
+#include "gateway/hub.h"
+#include "gateway/jwt.h"
 #include "gateway/metrics.h"
 #include "gateway/options.h"
 
@@ -23,7 +26,7 @@ struct send_ctx;
 /* Tags of the worker's io_uring operations (loop_udata). */
 enum worker_op_tag {
     WORKER_OP_ACCEPT = 1, /* owner: struct worker */
-    WORKER_OP_WAKE = 2,   /* owner: struct worker (MSG_RING from the server thread) */
+    WORKER_OP_WAKE = 2,   /* owner: struct worker (MSG_RING: stop request or mailbox items) */
     WORKER_OP_RECV = 3,   /* owner: struct conn */
     WORKER_OP_SEND = 4,   /* owner: struct send_ctx */
 };
@@ -33,6 +36,10 @@ struct worker_shared {
     const struct gw_options *opts;
     const struct ws_handshake_policy *policy;
     _Atomic uint64_t connections_open; /* all workers, for max_connections */
+    _Atomic uint64_t channels_open;    /* all workers, for max_channels */
+    struct mailbox_grid *grid;         /* between every pair of workers (gateway/hub.h) */
+    const struct jwt_keyset *jwt_keys; /* client tokens (gateway/auth_keys.h) */
+    const struct jwt_policy *jwt_policy;
 };
 
 struct worker {
@@ -53,8 +60,11 @@ struct worker {
     struct send_ctx *send_free;   /* recycled send contexts */
     uint64_t send_ctx_count;      /* allocated (bounded by connections sending at once) */
     struct tw_timer accept_retry; /* re-arms accept after EMFILE and the like */
+    struct hub hub;               /* channels: owned ones and local subscriptions */
+    uint64_t session_serial;      /* client ids */
     bool accept_armed;
     bool stopping;
+    bool exiting; /* left the loop: connections are freed whatever still refers to them */
     uint64_t stop_deadline_ms;
 
     /* Handover with the server thread. */
