@@ -118,7 +118,8 @@ static void sub_release(struct hub *h, struct sub *s, const char *user_id, uint8
         } else {
             r->interest = withdraw;
             r->subscribed = counted;
-            memcpy(r->user_id, user_id, user_id_len);
+            if (user_id_len > 0)
+                memcpy(r->user_id, user_id, user_id_len);
             r->user_id_len = user_id_len;
             if (!hub_send_request(h, r)) {
                 log_error("hub", "out of memory sending a leave", "worker=%u", h->worker->index);
@@ -263,7 +264,8 @@ static enum proto_error send_query(struct conn *c, const struct proto_request *r
         r->offset = req->since.offset;
         memcpy(r->since_epoch, req->since.epoch, req->since.epoch_len + 1u);
     }
-    r->limit = req->limit ? req->limit : 50;
+    uint64_t page_max = hub_opts(h)->history_page_max;
+    r->limit = req->limit ? req->limit : (uint32_t)(page_max < 50 ? page_max : 50);
     r->backward = req->backward;
     session_request_sent(c);
     if (!hub_send_request(h, r)) {

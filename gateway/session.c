@@ -486,20 +486,24 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
         return;
     }
     const struct json_span *id = req.has_id ? &req.id : NULL;
+    /* Steps 4, 5 and the name part of 7 are parsed now but answered after step 3, whose
+     * error then names the request's type and channel when they could be read. */
+    proto_parse_body(members, count, &req, &res);
     /* Step 3: rate. */
     struct token_bucket_rule rule = message_rule(o);
     if (rule.rate_per_s != 0 && !token_bucket_take(&ss->messages, &rule, conn_now_ms(c), 1)) {
         char text[160];
-        struct token_bucket_rule r = message_rule(o);
         snprintf(text, sizeof text,
                  "more than %u messages a second (burst %u) on this connection; retry in %" PRIu64
                  " ms",
-                 r.rate_per_s, r.burst, token_bucket_wait_ms(&ss->messages, &r, conn_now_ms(c), 1));
-        session_send_error(c, id, PROTO_ERR_RATE_LIMITED, text, NO_TYPE, NULL);
+                 rule.rate_per_s, rule.burst,
+                 token_bucket_wait_ms(&ss->messages, &rule, conn_now_ms(c), 1));
+        session_send_error(c, id, PROTO_ERR_RATE_LIMITED, text, res.type_known ? req.type : NO_TYPE,
+                           req.has_channel ? req.channel.name : NULL);
         return;
     }
-    /* Steps 4, 5 and the name part of 7. */
-    if (proto_parse_body(members, count, &req, &res) != PROTO_OK) {
+    /* A bad name waits for step 6's verdict. */
+    if (res.error != PROTO_OK && !(res.error == PROTO_ERR_CHANNEL_NAME_INVALID && !ss->connected)) {
         session_send_error(c, id, res.error, res.text, res.type_known ? req.type : NO_TYPE, NULL);
         return;
     }
@@ -528,9 +532,15 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
         session_send_error(c, id, PROTO_ERR_NOT_CONNECTED, text, req.type, channel);
         return;
     }
-    /* Step 7: namespace. */
+    if (res.error == PROTO_ERR_CHANNEL_NAME_INVALID) {
+        session_send_error(c, id, res.error, res.text, req.type, NULL);
+        return;
+    }
+    /* Step 7: namespace (":room" names the empty namespace, which cannot exist). */
     const struct ns_config *ns =
         gw_namespace_find(&o->namespaces, req.channel.name, req.channel.namespace_len);
+    if (req.channel.namespace_len == 0 && req.channel.name[0] == ':')
+        ns = NULL;
     if (ns == NULL) {
         char text[160];
         snprintf(text, sizeof text, "namespace \"%.*s\" is not configured",
