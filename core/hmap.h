@@ -51,6 +51,6 @@ static inline struct hmap_node *hmap_bucket(const struct hmap *m, size_t index)
     return m->buckets[index];
 }
 
-#define hmap_entry(node, type, member) ((type *)((char *)(node) - offsetof(type, member)))
+#define hmap_entry(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
 
 #endif

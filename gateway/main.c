@@ -1,5 +1,6 @@
 /* tidegate: command line entry point. Builds the options (defaults, then the config file,
- * then command-line flags, each overriding the one before) and hands them to server_run.
+ * then command-line flags, each overriding the one before), loads the JWT keys they name,
+ * and hands both to server_run. The key set lives in main's frame for the whole run.
  *
  * Exit codes: 0 clean stop (or --help, --version, a good --check-config), 1 could not start,
  * 2 bad command line or configuration.
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/auth_keys.h"
 #include "gateway/options.h"
 #include "gateway/server.h"
 
@@ -121,6 +123,18 @@ static int load_options(int argc, char **argv, const struct cli *cli, struct gw_
     return 0;
 }
 
+/* Reads the key files named by jwt_keys (also for --check-config, so a bad key file is
+ * found before a deploy). Returns 0 or EXIT_USAGE after saying why. */
+static int load_auth(const struct gw_options *o, struct gw_auth *auth)
+{
+    char err[CONFIG_ERROR_BYTES];
+    if (gw_auth_load(o, &auth->keys, &auth->policy, err) != 0) {
+        fprintf(stderr, "tidegate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
@@ -128,7 +142,10 @@ int main(int argc, char **argv)
     if (ret >= 0)
         return ret;
     struct gw_options opts;
+    struct gw_auth auth; /* read by every worker while server_run runs */
     ret = load_options(argc, argv, &cli, &opts);
+    if (ret == 0)
+        ret = load_auth(&opts, &auth);
     if (ret != 0) {
         gw_options_free(&opts);
         return ret;
@@ -136,11 +153,14 @@ int main(int argc, char **argv)
     if (cli.check_only) {
         printf("# %s: configuration is valid\n", cli.config_path);
         config_print_values(stdout, gw_option_table, gw_option_count, &opts);
-        gw_options_free(&opts);
-        return 0;
+    } else {
+        log_level_set((enum log_level)opts.log_level);
+        if (auth.keys.count == 0 && !opts.allow_anonymous)
+            log_warn("main", "no jwt_keys and allow_anonymous = false: no client can connect",
+                     NULL);
+        ret = server_run(&opts, &auth);
     }
-    log_level_set((enum log_level)opts.log_level);
-    ret = server_run(&opts);
+    jwt_keyset_free(&auth.keys);
     gw_options_free(&opts);
     return ret;
 }

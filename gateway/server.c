@@ -26,6 +26,7 @@ enum {
 
 struct server {
     const struct gw_options *opts;
+    const struct gw_auth *auth; /* borrowed from main: JWT keys and policy */
     struct ws_handshake_policy policy;
     struct worker_shared shared;
     struct worker *workers;
@@ -259,14 +260,14 @@ static void server_abort_start(struct server *s)
     free(s->workers);
 }
 
-int server_run(const struct gw_options *opts)
+int server_run(const struct gw_options *opts, const struct gw_auth *auth)
 {
     char err[LOOP_ERROR_BYTES];
     if (loop_probe(err) != 0) {
         log_error("main", "this system cannot run tidegate", "error=\"%s\"", err);
         return 1;
     }
-    struct server s = {.opts = opts, .signal_fd = -1};
+    struct server s = {.opts = opts, .auth = auth, .signal_fd = -1};
     s.worker_count = server_worker_count(opts);
     server_policy_init(&s);
     s.shared.opts = opts;
