@@ -160,6 +160,124 @@ class TestCheckConfig(ConfigFiles):
         self.assertIn("/nonexistent/tidegate.conf", result.stderr)
 
 
+class TestChannelConfiguration(ConfigFiles):
+    """Namespaces, JWT keys and API keys, as the documentation's example sets them."""
+
+    SECRET = b"tidegate-integration-hs256-secret-0123456789"
+
+    def write_secret(self, data=SECRET):
+        handle = tempfile.NamedTemporaryFile("wb", suffix=".key", delete=False)
+        handle.write(data)
+        handle.close()
+        self.addCleanup(os.unlink, handle.name)
+        return handle.name
+
+    def test_documented_example_is_valid_and_printed_whole(self):
+        key = self.write_secret(self.SECRET + b"\n")
+        api_key = "k" * 40
+        path = self.write_config(
+            f"jwt_keys = main:hs256:{key}\n"
+            "jwt_audience = chat.example.com\n"
+            f"api_keys = {api_key}\n"
+            "namespace.chat.presence = on\n"
+            "namespace.chat.typing = on\n"
+            "namespace.chat.history_size = 500\n"
+            "namespace.prices.publish = none\n"
+            "namespace.prices.join = anonymous\n"
+            "namespace.prices.slow_consumer = skip\n"
+            "namespace.prices.history_size = 0\n")
+        result = run_binary("--check-config", path, "--namespace.team-7.history-size", "3",
+                            "--namespace.team-7.typing")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        out = result.stdout
+        for line in ("namespace.chat.presence = true", "namespace.chat.typing = true",
+                     "namespace.chat.history_size = 500", "namespace.chat.join = caps",
+                     "namespace.prices.publish = none", "namespace.prices.join = anonymous",
+                     "namespace.prices.slow_consumer = skip",
+                     "namespace.prices.history_size = 0", "namespace.default.history_size = 100",
+                     "namespace.team-7.history_size = 3", "namespace.team-7.typing = true",
+                     f'jwt_keys = "main:hs256:{key}"', 'jwt_audience = "chat.example.com"',
+                     'api_keys = "***"'):
+            self.assertIn(line + "\n", out)
+        self.assertNotIn(api_key, out + result.stderr, "API keys are never printed")
+        # what --check-config prints loads back (the API key aside, which it hides)
+        printed = self.write_config(out.replace('api_keys = "***"', ""))
+        again = run_binary("--check-config", printed)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(again.stdout.split("\n", 1)[1], out.split("\n", 1)[1]
+                         .replace('api_keys = "***"', 'api_keys = ""'))
+
+    def test_durable_namespace_is_refused_until_postgresql_storage_exists(self):
+        path = self.write_config("namespace.orders.durable = true\n")
+        message = self.assert_usage_error(run_binary("--check-config", path),
+                                          "namespace.orders.durable", "PostgreSQL", "issue 6")
+        self.assertNotIn("Segmentation", message)
+
+    def test_namespace_mistakes_name_the_line_and_the_rule(self):
+        for text, must_mention in (
+                ("namespace.Chat.presence = on\n", ["Chat", "a-z, 0-9, _ and -"]),
+                ("namespace.chat.colour = blue\n", ["colour", "history_size", "slow_consumer"]),
+                ("namespace.chat.join = none\n", ["join", "none", "caps, authenticated"]),
+                ("namespace.chat.history_size = 10001\n", ["history_size", "10001", "10000"]),
+                ("namespace.chat = on\n", ["namespace.NAME.OPTION"])):
+            with self.subTest(text=text):
+                path = self.write_config("echo = false\n" + text)
+                self.assert_usage_error(run_binary("--check-config", path), f"{path}:2",
+                                        *must_mention)
+        self.assert_usage_error(run_binary("--namespace.chat.slow-consumer", "drop"),
+                                "namespace.chat.slow_consumer", "drop", "disconnect, skip")
+
+    def test_a_bad_jwt_key_file_exits_2_naming_the_item(self):
+        missing = "/nonexistent/jwt.key"
+        short = self.write_secret(b"too-short\n")
+        for item, reason in ((f"main:hs256:{missing}", "cannot open"),
+                             (f"main:hs256:{short}", "needs 32 to 512"),
+                             (f"main:rs256:{short}", "BEGIN PUBLIC KEY"),
+                             (f"main:hs384:{short}", "hs256, rs256, es256"),
+                             ("main:hs256", "kid:alg:path")):
+            with self.subTest(item=item):
+                path = self.write_config(f"jwt_keys = {item}\n")
+                self.assert_usage_error(run_binary("--check-config", path), "jwt_keys", item,
+                                        reason)
+                # the same at start, before anything listens
+                self.assert_usage_error(run_binary("--jwt-keys", item), "jwt_keys", reason)
+
+    def test_public_key_files_load(self):
+        keys = os.path.join(SOURCE_DIR, "tests", "unit", "jwt_keys")
+        result = run_binary("--check-config", "/dev/null", "--jwt-keys",
+                            f"rsa-1:rs256:{keys}/rsa_public.pem,ec-1:es256:{keys}/ec_public.pem")
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_malformed_api_keys_are_refused_without_quoting_them(self):
+        for keys in ("short-key", "k" * 40 + ",has space" + "x" * 30, "k" * 257):
+            with self.subTest(keys=keys[:20]):
+                message = self.assert_usage_error(run_binary("--api-keys", keys), "api_keys")
+                for key in keys.split(","):
+                    self.assertNotIn(key, message)
+
+    def test_max_publish_bytes_must_be_below_max_message_bytes(self):
+        self.assert_usage_error(run_binary("--max-message-bytes", "64k"), "max_publish_bytes",
+                                "max_message_bytes")
+        self.assert_usage_error(run_binary("--max-publish-bytes", "1m"), "max_publish_bytes",
+                                "max_message_bytes")
+
+    def test_mailbox_ring_slots_must_be_a_power_of_two(self):
+        self.assert_usage_error(run_binary("--mailbox-ring-slots", "1000"), "mailbox_ring_slots",
+                                "1000", "power of two")
+
+    def test_without_keys_or_anonymous_access_a_warning_says_no_client_can_connect(self):
+        with Server() as server:
+            _, line = server.wait_for_log(r"level=warn .*no jwt_keys and allow_anonymous = false")
+            self.assertIn("no client can connect", line)
+        key = self.write_secret()
+        with Server("--jwt-keys", f"main:hs256:{key}") as server:
+            server.wait_for_log(r'msg="ready"')
+            self.assertFalse([l for l in server.log_lines() if "no client can connect" in l])
+        with Server("--allow-anonymous") as server:
+            server.wait_for_log(r'msg="ready"')
+            self.assertFalse([l for l in server.log_lines() if "no client can connect" in l])
+
+
 class TestCommandLineErrors(ConfigFiles):
     def test_unknown_option_is_refused_with_a_sentence(self):
         message = self.assert_usage_error(run_binary("--frobnicate", "yes"), "--frobnicate")
