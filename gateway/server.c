@@ -15,6 +15,7 @@
 #include "gateway/admin.h"
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
+#include "gateway/hub.h"
 #include "gateway/worker.h"
 
 enum {
@@ -29,6 +30,7 @@ struct server {
     const struct gw_auth *auth; /* borrowed from main: JWT keys and policy */
     struct ws_handshake_policy policy;
     struct worker_shared shared;
+    struct mailbox_grid grid; /* between the workers; drained and freed after they stop */
     struct worker *workers;
     unsigned worker_count;
     unsigned workers_started;
@@ -248,6 +250,22 @@ static void server_policy_init(struct server *s)
     s->policy.subprotocol_required = false;
 }
 
+static void server_discard_item(void *ctx, unsigned from, void *item)
+{
+    (void)ctx;
+    (void)from;
+    hub_item_discard(item);
+}
+
+/* With every worker stopped: frees what was still on its way between them. */
+static void server_grid_free(struct server *s)
+{
+    size_t left = mailbox_grid_drain(&s->grid, server_discard_item, NULL);
+    if (left > 0)
+        log_debug("main", "discarded items still queued between workers", "items=%zu", left);
+    mailbox_grid_destroy(&s->grid);
+}
+
 /* Start-up failed after some workers started: stop them (each notices stop_requested
  * within a loop turn) and free what the server holds. */
 static void server_abort_start(struct server *s)
@@ -258,6 +276,7 @@ static void server_abort_start(struct server *s)
         worker_join(&s->workers[i]);
     }
     free(s->workers);
+    server_grid_free(s);
 }
 
 int server_run(const struct gw_options *opts, const struct gw_auth *auth)
@@ -272,6 +291,14 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     server_policy_init(&s);
     s.shared.opts = opts;
     s.shared.policy = &s.policy;
+    s.shared.jwt_keys = &auth->keys;
+    s.shared.jwt_policy = &auth->policy;
+    s.shared.grid = &s.grid;
+    if (mailbox_grid_init(&s.grid, s.worker_count, (unsigned)opts->mailbox_ring_slots,
+                          (size_t)opts->mailbox_overflow_max) != 0) {
+        log_error("main", "out of memory for the mailboxes between workers", NULL);
+        return 1;
+    }
     sigset_t signals;
     int fds[GW_WORKERS_MAX];
     struct config_addr ws_addr, admin_addr;
@@ -279,6 +306,7 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     if (s.workers == NULL || server_block_signals(&signals) != 0 ||
         server_open_listeners(&s, fds, &ws_addr) != 0) {
         free(s.workers);
+        mailbox_grid_destroy(&s.grid);
         return 1;
     }
     int admin_fd = server_open_admin(&s, &admin_addr);
@@ -305,6 +333,7 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     close(s.signal_fd);
     loop_destroy(&s.loop);
     free(s.workers);
+    server_grid_free(&s);
     log_info("main", "stopped", NULL);
     return 0;
 }
