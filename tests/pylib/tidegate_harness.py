@@ -27,10 +27,12 @@ import http.client
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -302,17 +304,30 @@ class Server:
 
 class ServerTestCase(unittest.TestCase):
     """One server for the whole class. Subclasses set `server_args` (a tuple of extra
-    command-line arguments) and `workers`. After every test the server must still be
-    running: no test may crash it, whatever it sends."""
+    command-line arguments) and `workers`, or override server_options() when an argument
+    names a file the class writes first (a key file in `tmp_dir`). After every test the
+    server must still be running: no test may crash it, whatever it sends."""
 
     server_args = ()
     workers = 2
     server = None
+    tmp_dir = None
+
+    @classmethod
+    def server_options(cls):
+        """The extra command-line arguments; `server_args` unless overridden. Called once,
+        after `tmp_dir` (a fresh directory, removed after the class) exists."""
+        return cls.server_args
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = Server(*cls.server_args, workers=cls.workers).start()
+        cls.tmp_dir = tempfile.mkdtemp(prefix="tidegate-test-")
+        try:
+            cls.server = Server(*cls.server_options(), workers=cls.workers).start()
+        except BaseException:
+            shutil.rmtree(cls.tmp_dir, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -320,6 +335,7 @@ class ServerTestCase(unittest.TestCase):
             if cls.server is not None:
                 cls.server.stop()
         finally:
+            shutil.rmtree(cls.tmp_dir, ignore_errors=True)
             super().tearDownClass()
 
     def tearDown(self):
