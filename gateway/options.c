@@ -228,7 +228,7 @@ int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]
                  (unsigned long long)o->idle_timeout_ms, (unsigned long long)o->ping_interval_ms);
         return -1;
     }
-    if (o->max_publish_bytes >= o->max_message_bytes) {
+    if (!o->echo && o->max_publish_bytes >= o->max_message_bytes) { /* echo: no protocol */
         snprintf(err, CONFIG_ERROR_BYTES,
                  "max_publish_bytes (%llu) must be below max_message_bytes (%llu): the data "
                  "travels inside a message with its envelope; lower max_publish_bytes or raise "
