@@ -1,6 +1,8 @@
 /* libFuzzer target for core/config: the input is a config file for a table with every option
- * type, loaded from a memfd through config_load_file, and also cut into lines that go to
- * config_set as `name=value` (split at the first '=', nothing trimmed).
+ * type (the custom one being the gateway's real `namespace.NAME.OPTION` row), loaded from a
+ * memfd through config_load_file, and also cut into lines that go to config_set as
+ * `name=value` (split at the first '=', nothing trimmed) and to config_set_flag as
+ * `--name=value`.
  *
  * Checked on every input: errors are non-empty sentences within CONFIG_ERROR_BYTES, file
  * errors start with the path; whatever loads (from the file, or from the config_set lines)
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "gateway/namespace.h"
 
 /* Not assert(): release builds define NDEBUG, and a fuzz check must never be compiled out. */
 #define FUZZ_CHECK(cond)                                                                           \
@@ -46,6 +49,7 @@ struct settings {
     struct config_addr admin;
     struct config_list origins;
     struct config_list peers;
+    struct gw_namespaces namespaces;
 };
 
 #define OPT(field) offsetof(struct settings, field)
@@ -64,6 +68,8 @@ static const struct config_option table[] = {
     {"admin", CONFIG_ADDR, OPT(admin), "[::1]:9090", 0, 0, NULL, "Admin address."},
     {"origins", CONFIG_LIST, OPT(origins), "", 0, 0, NULL, "Allowed origins."},
     {"peers", CONFIG_LIST, OPT(peers), "alpha, beta", 0, 0, NULL, "Peer names."},
+    {"namespace", CONFIG_CUSTOM, OPT(namespaces), NULL, 0, 0, NULL, "Namespaces.",
+     &gw_namespace_config},
 };
 enum { TABLE_COUNT = sizeof table / sizeof table[0] };
 
@@ -133,13 +139,37 @@ static bool same_addr(const struct config_addr *a, const struct config_addr *b)
     return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, sizeof a->addr) == 0;
 }
 
+static bool same_namespace(const struct ns_config *a, const struct ns_config *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->history_size == b->history_size &&
+           a->history_ttl_ms == b->history_ttl_ms && a->presence == b->presence &&
+           a->typing == b->typing && a->durable == b->durable && a->join == b->join &&
+           a->publish == b->publish && a->slow_consumer == b->slow_consumer &&
+           a->max_subscribers == b->max_subscribers;
+}
+
+/* Same namespaces, and each one found by its own name. */
+static bool same_namespaces(const struct gw_namespaces *a, const struct gw_namespaces *b)
+{
+    if (a->count != b->count || a->count < 1 || a->count > GW_NAMESPACES_MAX)
+        return false;
+    for (size_t i = 0; i < a->count; i++) {
+        const char *name = a->items[i].name;
+        if (!same_namespace(&a->items[i], &b->items[i]) ||
+            gw_namespace_find(b, name, strlen(name)) != &b->items[i])
+            return false;
+    }
+    return true;
+}
+
 static bool same_settings(const struct settings *a, const struct settings *b)
 {
     return a->verbose == b->verbose && a->workers == b->workers && a->max_bytes == b->max_bytes &&
            a->timeout_ms == b->timeout_ms && same_text(a->name, b->name) &&
            same_text(a->banner, b->banner) && a->mode == b->mode &&
            same_addr(&a->listen, &b->listen) && same_addr(&a->admin, &b->admin) &&
-           same_list(&a->origins, &b->origins) && same_list(&a->peers, &b->peers);
+           same_list(&a->origins, &b->origins) && same_list(&a->peers, &b->peers) &&
+           same_namespaces(&a->namespaces, &b->namespaces);
 }
 
 /* Printed values load back to the same settings, which print the same text. */
@@ -161,7 +191,7 @@ static void check_round_trip(const struct settings *s)
     config_free(table, TABLE_COUNT, &back);
 }
 
-/* One line as `name=value` to config_set (and as a flag to config_find_flag). */
+/* One line as `name=value` to config_set, and as `--name=value` to the flag functions. */
 static void set_line(struct settings *s, const uint8_t *line, size_t len)
 {
     char *copy = malloc(len + 3);
@@ -171,11 +201,17 @@ static void set_line(struct settings *s, const uint8_t *line, size_t len)
     copy[len + 2] = '\0'; /* a NUL inside the line just ends it early */
     const struct config_option *flag = config_find_flag(table, TABLE_COUNT, copy);
     FUZZ_CHECK(flag == NULL || (flag >= table && flag < table + TABLE_COUNT));
+    char err[CONFIG_ERROR_BYTES];
     char *name = copy + 2;
     char *eq = strchr(name, '=');
+    if (flag != NULL && eq != NULL) {
+        (void)config_flag_takes_bool(flag, copy);
+        memset(err, 0, sizeof err);
+        if (config_set_flag(table, TABLE_COUNT, s, copy, eq + 1, err) != 0)
+            check_error_sentence(err);
+    }
     if (eq != NULL) {
         *eq = '\0';
-        char err[CONFIG_ERROR_BYTES];
         memset(err, 0, sizeof err);
         if (config_set(table, TABLE_COUNT, s, name, eq + 1, err) != 0)
             check_error_sentence(err);
