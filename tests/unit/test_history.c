@@ -1,7 +1,9 @@
 /* Channel history ring: the newest size_max messages with contiguous offsets, the ring
  * growing from 8 to size_max with its order kept (also when it has wrapped), size_max 1,
  * expiry by timestamp, and references: history holds exactly one per message it keeps and
- * drops it exactly once (ASan and LSan in the asan stage catch a double free or a leak). */
+ * drops it exactly once (ASan and LSan in the asan stage catch a double free or a leak);
+ * and a ring that cannot grow drops everything and says so, as history.h promises. */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,22 @@
 #include "gateway/history.h"
 
 enum { MSGS_MAX = 3000 };
+
+/* Allocation failures on demand: this executable's malloc fails the next `malloc_failures`
+ * calls and otherwise forwards to the next malloc (libc's, or ASan's in the asan build). */
+static int malloc_failures;
+static void *(*malloc_next)(size_t);
+
+void *malloc(size_t size)
+{
+    if (malloc_failures > 0) {
+        malloc_failures--;
+        return NULL;
+    }
+    if (malloc_next == NULL)
+        malloc_next = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    return malloc_next(size);
+}
 
 /* The test's own reference to every message it made, so it can read refs after history has
  * dropped its one. */
@@ -279,6 +297,53 @@ static void history_free_releases_every_message(void **state)
     history_free(&h);
 }
 
+/* history.h: "When the ring cannot grow (out of memory) everything is dropped and false
+ * returned: history then restarts at `m`". Here the doubling to 16 fails and the fresh
+ * 8-slot ring after the drop is allocated. */
+static void a_ring_that_cannot_grow_restarts_at_the_new_message(void **state)
+{
+    (void)state;
+    static struct msgs all;
+    struct history h;
+    history_init(&h);
+    push_range(&h, &all, 1, 8, 100);
+    assert_int_equal(h.cap, 8);
+    struct chan_msg *m = msg_make(&all, 9);
+    malloc_failures = 1;
+    bool pushed = history_push(&h, m, 100);
+    malloc_failures = 0;
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(refs(all.m[i]), 1); /* every older message dropped, once */
+    assert_holds(&h, 9, 9);
+    history_free(&h);
+    msgs_release(&all);
+    assert_false(pushed); /* last, so a failure here leaks nothing */
+}
+
+/* When not even the fresh ring can be had, history is empty and consistent, holds no
+ * reference to the new message, and works again once memory is back. */
+static void a_ring_that_cannot_be_allocated_at_all_is_left_empty(void **state)
+{
+    (void)state;
+    static struct msgs all;
+    struct history h;
+    history_init(&h);
+    push_range(&h, &all, 1, 8, 100);
+    struct chan_msg *m = msg_make(&all, 9);
+    malloc_failures = 2;
+    bool pushed = history_push(&h, m, 100);
+    malloc_failures = 0;
+    assert_false(pushed);
+    assert_int_equal(h.count, 0);
+    assert_int_equal(history_oldest(&h, 10), 10);
+    for (size_t i = 0; i < 9; i++)
+        assert_int_equal(refs(all.m[i]), 1);
+    push_range(&h, &all, 10, 12, 100);
+    assert_holds(&h, 10, 12);
+    history_free(&h);
+    msgs_release(&all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +355,8 @@ int main(void)
         cmocka_unit_test(expiring_drops_what_is_older_than_the_cutoff),
         cmocka_unit_test(a_long_run_of_pushes_and_expiries_agrees_with_a_window),
         cmocka_unit_test(history_free_releases_every_message),
+        cmocka_unit_test(a_ring_that_cannot_grow_restarts_at_the_new_message),
+        cmocka_unit_test(a_ring_that_cannot_be_allocated_at_all_is_left_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

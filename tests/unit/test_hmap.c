@@ -1,7 +1,9 @@
 /* Intrusive hash table: nodes with the same hash (and with hashes that share a bucket) are
  * told apart by the caller's key; 100,000 nodes survive every doubling; a bucket walk may
- * remove the node it stands on; a walk visits every node once; and a 200,000-operation
- * random run agrees with a plain array model. */
+ * remove the node it stands on; a walk visits every node once; a 200,000-operation random
+ * run agrees with a plain array model; and when the bucket array cannot be allocated the
+ * node is still inserted, as hmap.h promises (callers ignore the result). */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +15,22 @@
 #include <cmocka.h>
 
 #include "core/hmap.h"
+
+/* Allocation failures on demand: this executable's calloc fails the next `calloc_failures`
+ * calls and otherwise forwards to the next calloc (libc's, or ASan's in the asan build). */
+static int calloc_failures;
+static void *(*calloc_next)(size_t, size_t);
+
+void *calloc(size_t count, size_t size)
+{
+    if (calloc_failures > 0) {
+        calloc_failures--;
+        return NULL;
+    }
+    if (calloc_next == NULL)
+        calloc_next = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+    return calloc_next(count, size);
+}
 
 /* A caller's struct with its node embedded, as hub.c embeds one in each channel. */
 struct item {
@@ -336,6 +354,54 @@ static void random_operations_agree_with_a_model(void **state)
     free(items);
 }
 
+/* hmap.h: "Returns false when growing the table failed; the node is still inserted then".
+ * hub_local.c and hub_owner.c rely on it: they ignore the result and later remove the node. */
+static void a_failed_growth_still_inserts_the_node(void **state)
+{
+    (void)state;
+    enum { N = 18 };
+    struct item items[N];
+    struct hmap m;
+    hmap_init(&m);
+    for (size_t i = 0; i < 16; i++) {
+        items[i] = (struct item){.key = i};
+        assert_true(hmap_insert(&m, &items[i].node, mix64(i)));
+    }
+    assert_int_equal(hmap_bucket_count(&m), 16);
+    calloc_failures = 1; /* the doubling to 32 buckets fails */
+    items[16] = (struct item){.key = 16};
+    assert_false(hmap_insert(&m, &items[16].node, mix64(16)));
+    calloc_failures = 0;
+    assert_int_equal(hmap_bucket_count(&m), 16);
+    assert_int_equal(m.count, 17);
+    items[17] = (struct item){.key = 17};
+    assert_true(hmap_insert(&m, &items[17].node, mix64(17))); /* grows now */
+    assert_int_equal(hmap_bucket_count(&m), 32);
+    for (size_t i = 0; i < N; i++)
+        assert_ptr_equal(lookup(&m, mix64(i), i), &items[i]);
+    hmap_remove(&m, &items[16].node);
+    assert_int_equal(m.count, N - 1);
+    hmap_destroy(&m);
+}
+
+/* The same promise for the very first insert, when there is no bucket array at all. */
+static void a_failed_first_allocation_still_inserts_the_node(void **state)
+{
+    (void)state;
+    struct hmap m;
+    hmap_init(&m);
+    struct item a = {.key = 1};
+    calloc_failures = 1;
+    bool grown = hmap_insert(&m, &a.node, 77);
+    calloc_failures = 0;
+    assert_false(grown);
+    assert_int_equal(m.count, 1);
+    assert_ptr_equal(lookup(&m, 77, 1), &a);
+    hmap_remove(&m, &a.node);
+    assert_int_equal(m.count, 0);
+    hmap_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +412,8 @@ int main(void)
         cmocka_unit_test(sequential_hashes_spread_over_the_buckets),
         cmocka_unit_test(a_bucket_walk_may_remove_the_node_it_stands_on),
         cmocka_unit_test(random_operations_agree_with_a_model),
+        cmocka_unit_test(a_failed_growth_still_inserts_the_node),
+        cmocka_unit_test(a_failed_first_allocation_still_inserts_the_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
