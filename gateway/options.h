@@ -49,7 +49,8 @@ struct gw_options {
     uint64_t connect_timeout_ms; /* from the 101 to `connected` */
 
     /* Client protocol limits (docs/protocol.md 11). */
-    uint64_t max_publish_bytes;           /* `data` of send_message; < max_message_bytes */
+    uint64_t max_publish_bytes;           /* `data` of send_message; < max_message_bytes
+                                             unless echo (no protocol then) */
     uint64_t max_channels_per_connection; /* channels joined at once */
     uint64_t client_messages_per_s;       /* every client message; 0: no limit */
     uint64_t client_messages_burst;
@@ -82,8 +83,8 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
 /* Cross-option checks that one option's range cannot express: recv_buffer_count and
  * mailbox_ring_slots powers of two, idle_timeout > ping_interval, max_publish_bytes <
- * max_message_bytes, at most 16 jwt_keys, api_keys well-formed (never quoted in err), no
- * durable namespace yet. Returns 0 or -1 with err. */
+ * max_message_bytes (unless echo), at most 16 jwt_keys, api_keys well-formed (never quoted
+ * in err), no durable namespace yet. Returns 0 or -1 with err. */
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
 /* Frees every owned string, list and the namespaces. */

@@ -260,6 +260,9 @@ class TestChannelConfiguration(ConfigFiles):
                                 "max_message_bytes")
         self.assert_usage_error(run_binary("--max-publish-bytes", "1m"), "max_publish_bytes",
                                 "max_message_bytes")
+        # echo mode runs no protocol, so nothing is published: not checked there
+        result = run_binary("--check-config", "/dev/null", "--echo", "--max-message-bytes", "64k")
+        self.assertEqual(result.returncode, 0, result.stderr)
 
     def test_mailbox_ring_slots_must_be_a_power_of_two(self):
         self.assert_usage_error(run_binary("--mailbox-ring-slots", "1000"), "mailbox_ring_slots",
