@@ -44,9 +44,8 @@ static bool hmap_grow(struct hmap *m)
 
 bool hmap_insert(struct hmap *m, struct hmap_node *node, uint64_t hash)
 {
-    bool grown = true;
     if (m->buckets == NULL || m->count >= m->mask + 1)
-        grown = hmap_grow(m);
+        hmap_grow(m); /* on failure the table just runs at a higher load */
     if (m->buckets == NULL)
         return false; /* the very first allocation failed: nothing to insert into */
     node->hash = hash;
@@ -54,7 +53,7 @@ bool hmap_insert(struct hmap *m, struct hmap_node *node, uint64_t hash)
     node->next = m->buckets[b];
     m->buckets[b] = node;
     m->count++;
-    return grown;
+    return true;
 }
 
 void hmap_remove(struct hmap *m, struct hmap_node *node)

@@ -27,8 +27,9 @@ void hmap_init(struct hmap *m);
 /* Frees the bucket array (not the nodes: the caller owns them). */
 void hmap_destroy(struct hmap *m);
 
-/* Inserts `node` with `hash`. Returns false when growing the table failed; the node is still
- * inserted then (the table only runs at a higher load). */
+/* Inserts `node` with `hash`. Returns false, without inserting, only when the table has no
+ * buckets yet and they cannot be allocated (out of memory); a failed growth later still
+ * inserts (the table then runs at a higher load) and returns true. */
 bool hmap_insert(struct hmap *m, struct hmap_node *node, uint64_t hash);
 
 /* Removes `node`, which must be in the table. */

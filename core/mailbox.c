@@ -120,7 +120,9 @@ bool mailbox_send(struct mailbox_grid *g, unsigned from, unsigned to, void *item
     lane->wake_pending = true;
     if (lane->overflow.count == 0 && ck_ring_enqueue_spsc(&lane->ring, lane->slots, item))
         return true;
-    if (!overflow_push(&lane->overflow, item, g->overflow_max)) {
+    /* The count, not the array's size: control items may have grown it past overflow_max. */
+    if (lane->overflow.count >= g->overflow_max ||
+        !overflow_push(&lane->overflow, item, g->overflow_max)) {
         atomic_fetch_add_explicit(&lane->dropped, 1, memory_order_relaxed);
         return false;
     }

@@ -72,7 +72,7 @@ void mailbox_grid_detach(struct mailbox_grid *g, unsigned index);
  * `deliver` (to free it). Returns how many. */
 size_t mailbox_grid_drain(struct mailbox_grid *g, mailbox_deliver_fn deliver, void *ctx);
 
-/* Frees the lanes. Items still queued are not freed: drain them first (mailbox_receive)
+/* Frees the lanes. Items still queued are not freed: drain them first (mailbox_grid_drain)
  * or accept the leak of what nobody will read. */
 void mailbox_grid_destroy(struct mailbox_grid *g);
 

@@ -30,8 +30,9 @@ void history_free(struct history *h);
 
 /* Appends `m` (taking a reference), dropping the oldest when `size_max` are held. The offset
  * must be one more than the newest held (asserted). When the ring cannot grow (out of memory)
- * everything is dropped and false returned: history then restarts at `m`, and recovery from
- * before it answers recovered:false, which is safe. */
+ * everything older is dropped and history restarts at `m` (recovery from before it answers
+ * recovered:false, which is safe); true. False only when not even a fresh ring could be
+ * allocated: then the history is empty and `m` is not kept. */
 bool history_push(struct history *h, struct chan_msg *m, uint32_t size_max);
 
 /* Drops messages whose timestamp is before `oldest_ms`. */

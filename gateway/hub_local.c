@@ -43,7 +43,10 @@ static struct local_chan *lc_create(struct hub *h, const struct proto_channel *c
     lc->owner = hub_owner_of(h, hash);
     lc->name_len = ch->len;
     memcpy(lc->name, ch->name, ch->len);
-    hmap_insert(&h->local, &lc->node, hash);
+    if (!hmap_insert(&h->local, &lc->node, hash)) {
+        free(lc);
+        return NULL;
+    }
     return lc;
 }
 

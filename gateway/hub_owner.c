@@ -108,7 +108,12 @@ static struct chan *chan_create(struct hub *h, struct hub_req *r)
     make_epoch(h, c->epoch);
     c->name_len = r->channel_len;
     memcpy(c->name, r->channel, r->channel_len);
-    hmap_insert(&h->owned, &c->node, r->channel_hash);
+    if (!hmap_insert(&h->owned, &c->node, r->channel_hash)) {
+        atomic_fetch_sub(&w->shared->channels_open, 1);
+        free(c);
+        r->error = PROTO_ERR_INTERNAL;
+        return NULL;
+    }
     gw_metric_add(&w->metrics->channels, 1);
     return c;
 }
@@ -179,7 +184,11 @@ static bool presence_add(struct chan *c, const struct hub_req *r)
     m->joined_at_ms = hub_wall_ms();
     m->user_id_len = r->user_id_len;
     memcpy(m->user_id, r->user_id, r->user_id_len);
-    hmap_insert(&c->members, &m->node, hash);
+    if (!hmap_insert(&c->members, &m->node, hash)) {
+        free(m);
+        log_warn("hub", "out of memory adding a presence member; not listed", NULL);
+        return false;
+    }
     c->member_count++;
     return true;
 }

@@ -318,14 +318,15 @@ class TestErrorBucket(ProtocolTestCase):
 class TestSlowConsumer(ProtocolTestCase):
     """A subscriber that stops reading. The flood (700 messages of 16 KiB, 11 MiB) is far
     more than the kernel buffers on loopback (at most 4 MiB by default) plus a 64 KiB send
-    queue, so the gateway must act on the slow connection; the normal subscriber must get
-    every message meanwhile."""
+    queue, so the gateway must act on the slow connection; the normal subscriber, which the
+    publisher waits for (WINDOW), must get every message meanwhile."""
 
     server_args = ("--client-messages-per-s", "0", "--send-queue-bytes-max", "64k",
                    "--namespace.bulk.join=authenticated", "--namespace.bulk.publish=authenticated",
                    "--namespace.skip.join=authenticated", "--namespace.skip.publish=authenticated",
                    "--namespace.skip.slow_consumer=skip")
     FLOOD = 700
+    WINDOW = 2
     PAD = "x" * (16 * 1024)
 
     def stalled_subscriber(self, name):
@@ -344,17 +345,26 @@ class TestSlowConsumer(ProtocolTestCase):
         base = (await reader.join(name))["offset"]
         publisher = await self.user("publisher")
 
+        # The publisher stays at most WINDOW messages ahead of the normal reader: a Python
+        # reader is slower than the gateway, and without pacing it would become a slow
+        # consumer too (its 64 KiB send queue holds four of these messages, and a send in
+        # flight lets the queue grow meanwhile).
+        window = asyncio.Semaphore(self.WINDOW)
+
         async def publish():
-            ids = [await publisher.send_request("send_message", publisher.new_id(),
-                                                channel=name,
-                                                data={"n": start + i, "pad": self.PAD})
-                   for i in range(count)]
+            ids = []
+            for i in range(count):
+                await window.acquire()
+                ids.append(await publisher.send_request("send_message", publisher.new_id(),
+                                                        channel=name,
+                                                        data={"n": start + i, "pad": self.PAD}))
             return [await publisher.reply(i, timeout=30) for i in ids]
 
         async def read():
             got = []
             for _ in range(count):
                 got.append((await reader.next_of("message", name, timeout=30))["offset"])
+                window.release()
             return got
 
         acks, got = await asyncio.gather(publish(), read())
