@@ -6,6 +6,8 @@
 #include <assert.h>
 #include <stddef.h>
 
+#include "core/mailbox.h"
+
 static const char *const close_reason_names[GW_CLOSE_REASON_COUNT] = {
     [GW_CLOSE_CLIENT] = "client_close",
     [GW_CLOSE_PROTOCOL_ERROR] = "protocol_error",
@@ -216,4 +218,32 @@ void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsig
     render_labelled(out, "tidegate_auth_failures_total", "Refused tokens and connects, by reason.",
                     "reason", offsetof(struct gw_metrics, auth_failures) + sizeof(_Atomic uint64_t),
                     GW_AUTH_REASON_COUNT - 1, auth_name_from_one, workers, count);
+}
+
+void gw_metrics_render_mailbox(FILE *out, const struct mailbox_grid *grid)
+{
+    static const char *const names[3] = {"tidegate_mailbox_depth",
+                                         "tidegate_mailbox_overflowed_total",
+                                         "tidegate_mailbox_dropped_total"};
+    static const char *const help[3] = {
+        "Items waiting in the ring from one worker to another.",
+        "Items that waited in a lane's overflow queue because its ring was full.",
+        "Items refused because a lane's ring and overflow queue were full."};
+    static const char *const types[3] = {"gauge", "counter", "counter"};
+    for (int k = 0; k < 3; k++) {
+        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", names[k], help[k], names[k], types[k]);
+        for (unsigned from = 0; from < grid->workers; from++) {
+            for (unsigned to = 0; to < grid->workers; to++) {
+                if (from == to)
+                    continue;
+                const struct mailbox_lane *lane = mailbox_lane(grid, from, to);
+                uint64_t v = k == 0 ? mailbox_depth(grid, from, to)
+                             : k == 1
+                                 ? atomic_load_explicit(&lane->overflowed, memory_order_relaxed)
+                                 : atomic_load_explicit(&lane->dropped, memory_order_relaxed);
+                fprintf(out, "%s{from=\"%u\",to=\"%u\"} %llu\n", names[k], from, to,
+                        (unsigned long long)v);
+            }
+        }
+    }
 }

@@ -94,6 +94,13 @@ static inline void gw_metric_sub(_Atomic uint64_t *m, uint64_t n)
                           memory_order_relaxed);
 }
 
+struct mailbox_grid;
+
+/* Writes the lanes between workers: tidegate_mailbox_depth{from,to} (items waiting in the
+ * ring), tidegate_mailbox_overflowed_total and tidegate_mailbox_dropped_total. Racy reads of
+ * other threads' counters, torn-free. */
+void gw_metrics_render_mailbox(FILE *out, const struct mailbox_grid *grid);
+
 /* Writes every metric of `count` workers in Prometheus text format 0.0.4, HELP and TYPE
  * first, one sample per worker (label worker="i"). */
 void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsigned count);

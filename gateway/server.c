@@ -102,6 +102,7 @@ static void server_render_metrics(void *ctx, FILE *out)
     for (unsigned i = 0; i < s->worker_count; i++)
         metrics[i] = s->workers[i].metrics;
     gw_metrics_render(out, metrics, s->worker_count);
+    gw_metrics_render_mailbox(out, &s->grid);
 }
 
 /* Opens one SO_REUSEPORT socket per worker; with port 0 the first socket's port is reused
