@@ -60,6 +60,8 @@ uint64_t hist_quantile_buckets(const void *buckets, bool wide, size_t bucket_cou
     for (size_t i = 0; i < bucket_count; i++) {
         seen += wide ? ((const uint64_t *)buckets)[i] : ((const uint32_t *)buckets)[i];
         if (seen >= rank) {
+            if (i + 1 == bucket_count && max > hist_bucket_upper((unsigned)i, sub_bits))
+                return max; /* clamped values: the exact max is the best answer there is */
             uint64_t lo = hist_bucket_lower((unsigned)i, sub_bits);
             uint64_t hi = hist_bucket_upper((unsigned)i, sub_bits);
             uint64_t mid = lo + (hi - lo) / 2;
