@@ -120,6 +120,12 @@ struct hub {
     uint64_t rng;        /* epochs */
     size_t sweep_cursor; /* next bucket of `owned` the sweep visits */
     struct tw_timer sweep_timer;
+    /* Walks of subscription lists on the stack (a delivery, hub_conn_end). A delivery that
+     * arrives during one (a local owner's user_offline for a leave the walk caused) is held
+     * in `deferred`, in order, and made when the outermost walk ends (hub_local.c). */
+    unsigned walk_depth;
+    struct chan_msg **deferred;
+    size_t deferred_count, deferred_cap;
 };
 
 int hub_init(struct hub *h, struct worker *w);

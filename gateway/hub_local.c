@@ -6,6 +6,11 @@
  * end a connection (slow consumer), which removes its subscriptions from the lists. The walk
  * saves the next subscription first (a connection has one subscription per channel, so only
  * the current one can go) and the channel is freed after the walk, never during it.
+ *
+ * Ending a subscription sends a leave to the owner, and when the owner is this worker its
+ * user_offline comes back at once as a delivery, which could end more connections and free
+ * any subscription or local channel, the walk's saved `next` included. So no delivery runs
+ * inside another walk: it waits in h->deferred until the outermost walk ends.
  */
 #include "gateway/hub_internal.h"
 
@@ -293,12 +298,51 @@ enum proto_error hub_history(struct conn *c, const struct proto_request *req,
     return send_query(c, req, HUB_OP_HISTORY);
 }
 
+static void deliver_now(struct hub *h, struct chan_msg *m);
+
+static void walk_begin(struct hub *h)
+{
+    h->walk_depth++;
+}
+
+/* Ends a walk; the outermost makes the deliveries held meanwhile, in order (each may hold
+ * more, which this loop then reaches). */
+static void walk_end(struct hub *h)
+{
+    assert(h->walk_depth > 0);
+    if (h->walk_depth == 1) {
+        for (size_t i = 0; i < h->deferred_count; i++)
+            deliver_now(h, h->deferred[i]);
+        h->deferred_count = 0;
+    }
+    h->walk_depth--;
+}
+
+static void defer_delivery(struct hub *h, struct chan_msg *m)
+{
+    if (h->deferred_count == h->deferred_cap) {
+        size_t cap = h->deferred_cap ? 2 * h->deferred_cap : 16;
+        struct chan_msg **grown = realloc(h->deferred, cap * sizeof *grown);
+        if (grown == NULL) {
+            /* A lost message shows as a `dropped` gap before the next one of its channel. */
+            log_warn("hub", "out of memory holding a delivery; dropped here", "worker=%u",
+                     h->worker->index);
+            chan_msg_unref(m);
+            return;
+        }
+        h->deferred = grown;
+        h->deferred_cap = cap;
+    }
+    h->deferred[h->deferred_count++] = m;
+}
+
 void hub_conn_end(struct conn *c)
 {
     struct session *ss = sess_of(c);
     if (ss == NULL)
         return;
     struct hub *h = &c->worker->hub;
+    walk_begin(h);
     while (ss->subs != NULL) {
         struct sub *s = ss->subs;
         ss->subs = s->conn_next;
@@ -311,6 +355,7 @@ void hub_conn_end(struct conn *c)
             sub_release(h, s, ss->user_id, ss->user_id_len, true);
         }
     }
+    walk_end(h);
 }
 
 /* ---- delivery ---- */
@@ -402,6 +447,17 @@ static void lc_report_drop(struct hub *h, struct local_chan *lc, uint64_t from, 
 
 void local_deliver(struct hub *h, struct chan_msg *m)
 {
+    if (h->walk_depth > 0) {
+        defer_delivery(h, m);
+        return;
+    }
+    walk_begin(h);
+    deliver_now(h, m);
+    walk_end(h);
+}
+
+static void deliver_now(struct hub *h, struct chan_msg *m)
+{
     struct local_chan *lc = lc_find(h, m->channel_hash, chan_msg_channel(m), m->channel_len);
     if (lc == NULL || (m->kind == CHAN_MSG_MESSAGE && !lc->synced)) {
         chan_msg_unref(m); /* nobody here any more, or only joins in flight */
@@ -485,10 +541,16 @@ static void on_joined(struct hub *h, struct hub_req *r)
     s->state = SUB_ACTIVE;
     s->joined_offset = r->offset;
     session_send_json(c, r->reply, r->reply_len);
-    if (s->leave_requested && s->conn != NULL) {
+    if (c->state != CONN_OPEN)
+        return; /* `joined` ended a slow connection: hub_conn_end released s */
+    if (s->leave_requested) {
+        /* sub_release frees s: the leave's id is copied out first. */
+        char leave_id[HUB_ID_BYTES_MAX];
+        uint8_t leave_id_len = s->leave_id_len;
+        memcpy(leave_id, s->leave_id, leave_id_len);
         session_unlink(sess_of(c), s);
         sub_release(h, s, r->user_id, r->user_id_len, true);
-        send_left(h, c, s->leave_id, s->leave_id_len, r->channel, r->channel_len);
+        send_left(h, c, leave_id, leave_id_len, r->channel, r->channel_len);
     }
 }
 
@@ -553,6 +615,8 @@ void local_on_reply(struct hub *h, struct hub_req *r)
 
 void local_destroy(struct hub *h)
 {
+    assert(h->walk_depth == 0 && h->deferred_count == 0);
+    free(h->deferred);
     for (size_t b = 0; b < hmap_bucket_count(&h->local); b++) {
         for (struct hmap_node *n = hmap_bucket(&h->local, b), *next; n != NULL; n = next) {
             next = n->next;
