@@ -275,6 +275,10 @@ static void tg_on_message(struct worker *w, struct client_conn *c, uint8_t opcod
     case TG_ERROR:
         ctr[BENCH_C_proto_errors]++;
         w->result->proto_errors[bench_proto_error_index((const char *)m.value, m.value_len)]++;
+        if (c->proto_state == TG_READY) {
+            worker_send_refused(w, c); /* a ready sender only sends send_message or ping */
+            return;
+        }
         break;
     case TG_DISCONNECT:
         ctr[BENCH_C_disconnects]++;

@@ -171,8 +171,9 @@ static void print_messages(FILE *out, const struct bench_run *run, const struct 
             (unsigned long long)c[BENCH_C_foreign], (unsigned long long)c[BENCH_C_unparsed],
             (double)run->result->behind_max_ns / 1e6);
     if (p->adapter == BENCH_ADAPTER_TIDEGATE)
-        fprintf(out, "  %-12s acks %llu, errors %llu, gaps %llu, disconnects %llu\n", "protocol",
-                (unsigned long long)c[BENCH_C_acks], (unsigned long long)c[BENCH_C_proto_errors],
+        fprintf(out, "  %-12s acks %llu, refused %llu, errors %llu, gaps %llu, disconnects %llu\n",
+                "protocol", (unsigned long long)c[BENCH_C_acks],
+                (unsigned long long)c[BENCH_C_refused], (unsigned long long)c[BENCH_C_proto_errors],
                 (unsigned long long)c[BENCH_C_gaps], (unsigned long long)c[BENCH_C_disconnects]);
     print_latency(out, "latency", &f->latency, fanout ? "deliveries" : "round trips");
 }

@@ -56,6 +56,7 @@
     X(publisher_received, "messages a publisher received (raw servers that echo the sender)")      \
     X(acks, "tidegate: ack replies to send_message")                                               \
     X(proto_errors, "tidegate: error replies (by code in proto_errors)")                           \
+    X(refused, "messages the server refused with an error reply: never published, not expected")   \
     X(gaps, "tidegate: gap notices")                                                               \
     X(disconnects, "tidegate: disconnect notices")                                                 \
     X(pings_answered, "server pings answered with a pong")                                         \

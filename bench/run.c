@@ -125,6 +125,7 @@ struct coord {
     uint64_t phase_start_ns;
     uint64_t open_at_run_start;
     uint64_t lost_at_run_start;
+    uint64_t closed_at_storm;
 };
 
 static void take_reading(const struct bench_params *p, struct bench_reading *r)
@@ -221,6 +222,7 @@ static bool coord_step(struct coord *co, uint64_t now_ns)
         end_measured_phase(co, now_ns);
         if (p->scenario == BENCH_STORM) {
             run->open_before_storm = run->open_at_run_end;
+            co->closed_at_storm = bench_live(sh, LIVE_CLOSED);
             run->storm_start_ns = now_ns;
             atomic_store(&sh->storm_start_ns, now_ns);
             set_phase(co, PHASE_STORM, now_ns);
@@ -249,7 +251,9 @@ static bool coord_step(struct coord *co, uint64_t now_ns)
         return false;
     }
     case PHASE_STORM: {
-        bool back = open_now(sh) >= run->open_before_storm;
+        /* Back: every connection that was open has been dropped, and as many are open again. */
+        bool dropped = bench_live(sh, LIVE_CLOSED) - co->closed_at_storm >= run->open_before_storm;
+        bool back = dropped && open_now(sh) >= run->open_before_storm;
         if (!back && in_phase_ns < ms_to_ns(p->ramp_timeout_ms))
             return true;
         run->storm_timed_out = !back;

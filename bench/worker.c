@@ -390,6 +390,23 @@ void worker_conn_refused(struct worker *w, struct client_conn *c)
     client_abort(&w->client, c, CLIENT_END_REFUSED_BY_SERVER, 0);
 }
 
+void worker_send_refused(struct worker *w, struct client_conn *c)
+{
+    struct conn_role *r = worker_role_of(w, c);
+    if (!c->sender || r->sent == 0)
+        return;
+    ctr(w)[BENCH_C_refused]++;
+    r->sent--;
+    if (c->role == ROLE_PUBLISHER) {
+        atomic_fetch_sub_explicit(&w->shared->published[r->sender_id], 1, memory_order_relaxed);
+        uint32_t subs =
+            atomic_load_explicit(&w->shared->subs_ready[r->channel], memory_order_relaxed);
+        w->expected_live -= w->expected_live >= subs ? subs : w->expected_live;
+    } else if (w->expected_live > 0) {
+        w->expected_live--;
+    }
+}
+
 void worker_on_payload(struct worker *w, struct client_conn *c, const uint8_t *head,
                        size_t head_len, uint64_t len)
 {
@@ -508,11 +525,13 @@ static void worker_push_live(struct worker *w)
     now[LIVE_RECEIVED] = ctr(w)[BENCH_C_deliveries] + ctr(w)[BENCH_C_echo_replies];
     now[LIVE_EXPECTED] = w->expected_live;
     for (int i = 0; i < LIVE_THREADS_UP; i++) {
-        if (now[i] != w->live_pushed[i]) {
+        if (now[i] > w->live_pushed[i])
             atomic_fetch_add_explicit(&w->shared->live[i], now[i] - w->live_pushed[i],
                                       memory_order_relaxed);
-            w->live_pushed[i] = now[i];
-        }
+        else if (now[i] < w->live_pushed[i]) /* expected shrinks when sends are refused */
+            atomic_fetch_sub_explicit(&w->shared->live[i], w->live_pushed[i] - now[i],
+                                      memory_order_relaxed);
+        w->live_pushed[i] = now[i];
     }
 }
 

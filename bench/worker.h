@@ -90,6 +90,9 @@ int worker_run(struct worker *w);
 void worker_conn_ready(struct worker *w, struct client_conn *c);
 /* The protocol refused the connection during setup: end it as failed. */
 void worker_conn_refused(struct worker *w, struct client_conn *c);
+/* The server refused a message this connection sent (an error reply to send_message or
+ * ping): it was never published, so no one should expect it. */
+void worker_send_refused(struct worker *w, struct client_conn *c);
 /* A message carrying a payload (or trying to): `head` holds its first bytes. */
 void worker_on_payload(struct worker *w, struct client_conn *c, const uint8_t *head,
                        size_t head_len, uint64_t len);
