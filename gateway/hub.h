@@ -160,7 +160,9 @@ enum proto_error hub_presence(struct conn *c, const struct proto_request *req,
 enum proto_error hub_history(struct conn *c, const struct proto_request *req,
                              const struct ns_config *ns);
 
-/* The connection's subscription to `channel`, or NULL. */
+/* The connection's subscription to `channel`, or NULL. A subscription whose leave waits for
+ * its join's reply does not count: a join sent after that leave makes a second one, answered
+ * after the `left` (requests on one channel take effect in order). */
 struct sub *hub_find_sub(struct conn *c, const struct proto_channel *channel);
 
 /* The connection stopped being OPEN: ends every subscription (leaves sent to the owners,

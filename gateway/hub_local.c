@@ -102,7 +102,7 @@ static void session_unlink(struct session *ss, struct sub *s)
 struct sub *hub_find_sub(struct conn *c, const struct proto_channel *channel)
 {
     for (struct sub *s = sess_of(c)->subs; s != NULL; s = s->conn_next)
-        if (s->lc->name_len == channel->len &&
+        if (!s->leave_requested && s->lc->name_len == channel->len &&
             memcmp(s->lc->name, channel->name, channel->len) == 0)
             return s;
     return NULL;

@@ -502,6 +502,15 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
                            req.has_channel ? req.channel.name : NULL);
         return;
     }
+    /* Step 5 for history's limit, whose range the parser does not know. */
+    if ((res.error == PROTO_OK || res.error == PROTO_ERR_CHANNEL_NAME_INVALID) &&
+        req.type == PROTO_HISTORY && req.limit > o->history_page_max) {
+        char text[128];
+        snprintf(text, sizeof text, "field \"limit\" must be an integer from 1 to %" PRIu64,
+                 o->history_page_max);
+        session_send_error(c, id, PROTO_ERR_BAD_REQUEST, text, req.type, NULL);
+        return;
+    }
     /* A bad name waits for step 6's verdict. */
     if (res.error != PROTO_OK && !(res.error == PROTO_ERR_CHANNEL_NAME_INVALID && !ss->connected)) {
         session_send_error(c, id, res.error, res.text, res.type_known ? req.type : NO_TYPE, NULL);
@@ -547,13 +556,6 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
                  (int)(req.channel.namespace_len > 64 ? 64 : req.channel.namespace_len),
                  req.channel.name);
         session_send_error(c, id, PROTO_ERR_UNKNOWN_NAMESPACE, text, req.type, channel);
-        return;
-    }
-    if (req.type == PROTO_HISTORY && req.limit > o->history_page_max) {
-        char text[128];
-        snprintf(text, sizeof text, "field \"limit\" must be an integer from 1 to %" PRIu64,
-                 o->history_page_max);
-        session_send_error(c, id, PROTO_ERR_BAD_REQUEST, text, req.type, channel);
         return;
     }
     /* Steps 8 and 9. */

@@ -156,5 +156,54 @@ class LeaveWhileJoining(TwoWorkers):
         self.assertEqual(raw_next_json(bob)["type"], "pong")
 
 
+class JoinLeaveJoin(TwoWorkers):
+    @scenario()
+    async def test_join_leave_join_pipelined_takes_effect_in_order(self):
+        """Requests naming one channel take effect in order (protocol.md 2.6): join, leave,
+        join sent together answer joined, left, joined. While the first join waited for a
+        channel owned by the other worker, the second join found the leaving subscription
+        and was answered already_joined at once, ahead of the first join's reply."""
+        names = [f"chat:rejoin-{os.getpid()}-{i}" for i in range(16)]
+        bob = self.raw("bob")
+        requests = []
+        for i, name in enumerate(names):
+            requests += [{"type": "join_channel", "id": f"a{i}", "channel": name},
+                         {"type": "leave_channel", "id": f"l{i}", "channel": name},
+                         {"type": "join_channel", "id": f"b{i}", "channel": name}]
+        bob.send_raw(frames(*requests))
+        got = [raw_next_json(bob) for _ in range(3 * len(names))]
+        for i, name in enumerate(names):
+            mine = [(m["type"], m.get("id")) for m in got if m.get("id", "")[1:] == str(i)]
+            self.assertEqual(mine, [("joined", f"a{i}"), ("left", f"l{i}"),
+                                    ("joined", f"b{i}")], got)
+        # the second subscription is live: a message published now reaches it
+        alice = await self.user("alice", caps=ALL_CAPS)
+        ack = await alice.publish(names[0], {"n": 1})
+        m = raw_next_json(bob)
+        self.assertEqual((m["type"], m["channel"], m["offset"]), ("message", names[0],
+                                                                   ack["offset"]), m)
+
+
+class HistoryLimitIsAFieldRange(ReviewCase):
+    workers = 1
+    server_args = ("--history-page-max", "20", "--allow-anonymous")
+
+    @scenario()
+    async def test_history_limit_over_page_max_is_bad_request_first(self):
+        """`limit` over history_page_max is a field out of range: step 5 of protocol.md
+        2.5, answered bad_request before the connection state (6) and the channel name
+        and namespace (7) are looked at. It was checked after step 7."""
+        c = await self.open()
+        m = await c.request("history", channel="nowhere:x", limit=21)
+        self.assertEqual((m["type"], m.get("code")), ("error", "bad_request"), m)
+        await c.connect(None)
+        m = await c.request("history", channel="nowhere:x", limit=21)
+        self.assertEqual((m["type"], m.get("code")), ("error", "bad_request"), m)
+        m = await c.request("history", channel="bad name", limit=21)
+        self.assertEqual((m["type"], m.get("code")), ("error", "bad_request"), m)
+        m = await c.request("history", channel="nowhere:x", limit=20)
+        self.assertEqual((m["type"], m.get("code")), ("error", "unknown_namespace"), m)
+
+
 if __name__ == "__main__":
     unittest.main()
