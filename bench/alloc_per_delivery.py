@@ -60,7 +60,7 @@ class Gateway:
             line = self.proc.stderr.readline()
             m = re.match(r"alloc_count calls=(\d+) bytes=(\d+)", line)
             if m:
-                return int(m.group(1))
+                return int(m.group(1)), int(m.group(2))
         raise RuntimeError("no alloc_count line")
 
     def stop(self):
@@ -101,13 +101,14 @@ async def run_once(gw, subscribers, messages):
             await publisher.recv()  # the acks
         await asyncio.gather(*readers)
 
-    await burst(messages)  # warm-up: pools and rings reach their working size
+    for _ in range(2):  # warm-up: pools and rings reach their working size
+        await burst(messages)
     before = await asyncio.to_thread(gw.alloc_count)
     await burst(messages)
     after = await asyncio.to_thread(gw.alloc_count)
     for ws in subs + [publisher]:
         await ws.close()
-    return after - before
+    return after[0] - before[0], after[1] - before[1]
 
 
 def main():
@@ -120,14 +121,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         preload = build_preload(tmp)
         print(f"workers={args.workers} messages={args.messages}")
-        print(f"{'subscribers':>11} {'allocations':>11} {'per message':>11} {'per delivery':>12}")
+        print(f"{'subscribers':>11} {'allocations':>11} {'bytes':>11} {'per message':>11} "
+              f"{'per delivery':>12}")
         for n in [int(x) for x in args.subscribers.split(",")]:
             gw = Gateway(args.bin, args.workers, preload)
             try:
-                allocs = asyncio.run(run_once(gw, n, args.messages))
+                allocs, nbytes = asyncio.run(run_once(gw, n, args.messages))
             finally:
                 gw.stop()
-            print(f"{n:>11} {allocs:>11} {allocs / args.messages:>11.2f} "
+            print(f"{n:>11} {allocs:>11} {nbytes:>11} {allocs / args.messages:>11.2f} "
                   f"{allocs / (args.messages * n):>12.5f}")
 
 
