@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "gateway/conn.h"
+#include "gateway/hub_api.h"
 #include "gateway/session.h"
 
 enum { HUB_SWEEP_INTERVAL_MS = 1000, HUB_SCRATCH_BYTES_MAX = 64 * 1024 * 1024 };
@@ -166,6 +167,8 @@ void hub_on_item(void *ctx, unsigned from, void *item)
     uint8_t op = *(const uint8_t *)item;
     if (op == HUB_OP_DELIVER) {
         local_deliver(h, item);
+    } else if (op == HUB_OP_FAN || op == HUB_OP_FAN_REPLY) {
+        hub_fan_on_item(h, item);
     } else if (hub_is_reply(op)) {
         local_on_reply(h, item);
     } else {
@@ -179,6 +182,8 @@ void hub_item_discard(void *item)
     uint8_t op = *(const uint8_t *)item;
     if (op == HUB_OP_DELIVER)
         chan_msg_unref(item);
+    else if (op == HUB_OP_FAN || op == HUB_OP_FAN_REPLY)
+        hub_fan_free(item);
     else
         hub_req_free(item);
 }

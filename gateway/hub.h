@@ -38,6 +38,7 @@
 #include "gateway/namespace.h"
 #include "gateway/proto.h"
 
+struct api_conn;
 struct conn;
 struct worker;
 
@@ -95,6 +96,11 @@ struct hub_req {
     uint16_t channel_len;
     struct conn *conn; /* the requester (its session counts the request pending) */
     struct sub *sub;   /* JOIN, LEAVE, TYPING */
+    /* The requester when the server API asked instead of a connection (conn is then NULL):
+     * the reply goes to api_on_hub_reply, and the owner writes PRESENCE and HISTORY replies
+     * in the API's shape and limits (docs/api.md 5.4, 5.5). */
+    struct api_conn *api;
+    uint32_t api_slot; /* the API request's own index for this reply (broadcast: channel) */
     uint64_t channel_hash;
     uint64_t offset;        /* JOIN/HISTORY: since.offset; out: JOINED/ACK offset */
     uint64_t timestamp_ms;  /* out: ACK */
@@ -103,7 +109,7 @@ struct hub_req {
     int64_t retry_after_ms; /* out: server_busy */
     char *reply;            /* out: the whole reply JSON (JOINED, PRESENCE, HISTORY), owned */
     uint32_t reply_len;
-    char since_epoch[PROTO_EPOCH_BYTES_MAX + 1];
+    char since_epoch[PROTO_EPOCH_BYTES_MAX + 1]; /* HISTORY from the API: "" = not checked */
     char epoch[HUB_EPOCH_BYTES + 1]; /* out */
     char id[HUB_ID_BYTES_MAX];
     char user_id[JWT_SUB_BYTES_MAX + 1];

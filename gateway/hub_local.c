@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/api.h"
 #include "gateway/conn_internal.h"
 #include "gateway/proto_write.h"
 #include "gateway/session.h"
@@ -592,6 +593,10 @@ static void on_query_reply(struct hub_req *r, enum proto_type type)
 
 void local_on_reply(struct hub *h, struct hub_req *r)
 {
+    if (r->api != NULL) {
+        api_on_hub_reply(h, r); /* the server API asked; it frees r */
+        return;
+    }
     struct conn *c = r->conn;
     switch ((enum hub_op)r->op) {
     case HUB_OP_JOINED:

@@ -1,6 +1,7 @@
 /* What travels between workers: every mailbox item starts with one byte naming its kind, so
- * the receiving worker knows whether the pointer is a struct chan_msg (a delivery) or a
- * struct hub_req (a request to a channel's owner, or the owner's reply). */
+ * the receiving worker knows whether the pointer is a struct chan_msg (a delivery), a
+ * struct hub_req (a request to a channel's owner, or the owner's reply) or a struct hub_fan
+ * (a server API request to every worker, or one worker's part of the answer). */
 #ifndef TIDEGATE_GATEWAY_HUB_OP_H
 #define TIDEGATE_GATEWAY_HUB_OP_H
 
@@ -16,6 +17,8 @@ enum hub_op {
     HUB_OP_PRESENCE_REPLY,
     HUB_OP_HISTORY, /* worker -> owner: a history page (reply: HUB_OP_HISTORY_REPLY) */
     HUB_OP_HISTORY_REPLY,
+    HUB_OP_FAN,       /* server API -> every worker: struct hub_fan (gateway/hub_api.h) */
+    HUB_OP_FAN_REPLY, /* each worker's part, back to the requester */
 };
 
 #endif

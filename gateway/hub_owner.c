@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/api_write.h"
 #include "gateway/proto_write.h"
 
 enum { INTEREST_WORDS = GW_WORKERS_MAX / 64, SWEEP_BUCKETS_PER_TICK = 4096 };
@@ -441,12 +442,15 @@ static void owner_presence(struct hub *h, struct hub_req *r)
     assert(n == count);
     if (n > 1)
         qsort(all, n, sizeof *all, member_cmp);
-    uint64_t listed =
-        count < hub_opts(h)->presence_max_members ? count : hub_opts(h)->presence_max_members;
+    uint64_t max = r->api != NULL ? API_PRESENCE_MEMBERS_MAX : hub_opts(h)->presence_max_members;
+    uint64_t listed = count < max ? count : max;
     struct jbuf *jb = &h->scratch;
     jbuf_reset(jb);
     struct json_span id = {r->id, r->id_len};
-    proto_write_presence_head(jb, r->id_len ? &id : NULL, r->channel, r->channel_len, count);
+    if (r->api != NULL)
+        api_write_presence_head(jb, r->channel, r->channel_len, count);
+    else
+        proto_write_presence_head(jb, r->id_len ? &id : NULL, r->channel, r->channel_len, count);
     for (uint64_t i = 0; i < listed; i++)
         proto_write_presence_member(jb, i == 0, all[i]->user_id, all[i]->user_id_len,
                                     all[i]->connections, all[i]->joined_at_ms);
@@ -471,7 +475,7 @@ static void owner_history(struct hub *h, struct hub_req *r)
     } else {
         make_epoch(h, fresh_epoch); /* a channel that does not exist: a new one, not kept */
     }
-    if (r->has_since && strcmp(r->since_epoch, epoch) != 0) {
+    if (r->has_since && r->since_epoch[0] != '\0' && strcmp(r->since_epoch, epoch) != 0) {
         r->error = PROTO_ERR_EPOCH_MISMATCH;
         hub_send_reply(h, r);
         return;
@@ -495,8 +499,11 @@ static void owner_history(struct hub *h, struct hub_req *r)
     struct jbuf *jb = &h->scratch;
     jbuf_reset(jb);
     struct json_span id = {r->id, r->id_len};
-    proto_write_history_head(jb, r->id_len ? &id : NULL, r->channel, r->channel_len, epoch, offset,
-                             oldest);
+    if (r->api != NULL)
+        api_write_history_head(jb, r->channel, r->channel_len, epoch, offset, oldest);
+    else
+        proto_write_history_head(jb, r->id_len ? &id : NULL, r->channel, r->channel_len, epoch,
+                                 offset, oldest);
     bool more = false;
     if (any) {
         bool first = true;
@@ -548,6 +555,16 @@ void owner_handle(struct hub *h, struct hub_req *r)
         log_error("hub", "owner received an item it does not handle", "op=%u", (unsigned)r->op);
         assert(!"unexpected hub op at the owner");
         hub_req_free(r);
+    }
+}
+
+void owner_each_channel(struct hub *h, owner_visit_fn visit, void *ctx)
+{
+    for (size_t b = 0; b < hmap_bucket_count(&h->owned); b++) {
+        for (struct hmap_node *n = hmap_bucket(&h->owned, b); n != NULL; n = n->next) {
+            const struct chan *c = hmap_entry(n, struct chan, node);
+            visit(ctx, c->name, c->name_len, c->subscribers, c->offset, c->epoch);
+        }
     }
 }
 

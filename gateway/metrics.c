@@ -122,6 +122,11 @@ static const struct metric_desc plain_metrics[] = {
     {"tidegate_hub_requests_received_total", "counter",
      "Channel requests received from other workers for channels owned here.",
      FIELD(hub_requests_received)},
+    {"tidegate_api_connections_open", "gauge", "Server API connections open now.",
+     FIELD(api_connections_open)},
+    {"tidegate_api_auth_failures_total", "counter",
+     "Server API requests refused with 401 (no key, or not a configured key).",
+     FIELD(api_auth_failures)},
 };
 #undef FIELD
 
@@ -193,6 +198,28 @@ static const char *auth_name_from_one(int i)
                                               : jwt_error_name((enum jwt_error)(i + 1));
 }
 
+/* Server API answers by endpoint and status. A series appears with its first answer: most
+ * of the 112 pairs never happen (a GET endpoint never answers 411), and with the API off
+ * (the default) none does. */
+static void render_api_requests(FILE *out, const struct gw_metrics *const *workers,
+                                unsigned count)
+{
+    const char *name = "tidegate_api_requests_total";
+    fprintf(out,
+            "# HELP %s Server API requests answered, by endpoint and status.\n"
+            "# TYPE %s counter\n",
+            name, name);
+    for (unsigned w = 0; w < count; w++)
+        for (int e = 0; e < API_ENDPOINT_COUNT; e++)
+            for (int s = 0; s < API_STATUS_COUNT; s++) {
+                uint64_t v = metric_load(&workers[w]->api_requests[e][s]);
+                if (v != 0)
+                    fprintf(out, "%s{worker=\"%u\",endpoint=\"%s\",status=\"%u\"} %llu\n",
+                            name, w, api_endpoint_name((enum api_endpoint)e),
+                            (unsigned)api_statuses[s], (unsigned long long)v);
+            }
+}
+
 void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsigned count)
 {
     assert(out != NULL && workers != NULL);
@@ -218,6 +245,7 @@ void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsig
     render_labelled(out, "tidegate_auth_failures_total", "Refused tokens and connects, by reason.",
                     "reason", offsetof(struct gw_metrics, auth_failures) + sizeof(_Atomic uint64_t),
                     GW_AUTH_REASON_COUNT - 1, auth_name_from_one, workers, count);
+    render_api_requests(out, workers, count);
 }
 
 void gw_metrics_render_mailbox(FILE *out, const struct mailbox_grid *grid)

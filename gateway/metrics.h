@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "core/ws_handshake.h"
+#include "gateway/api_http.h"
 #include "gateway/jwt.h"
 #include "gateway/proto.h"
 
@@ -81,6 +82,10 @@ struct gw_metrics {
     _Atomic uint64_t hub_requests_received; /* requests received for channels owned here */
     _Atomic uint64_t errors_sent[PROTO_ERROR_COUNT];
     _Atomic uint64_t auth_failures[GW_AUTH_REASON_COUNT];
+    /* Server API (gateway/api*.c). */
+    _Atomic uint64_t api_connections_open; /* gauge */
+    _Atomic uint64_t api_auth_failures;    /* 401 answers */
+    _Atomic uint64_t api_requests[API_ENDPOINT_COUNT][API_STATUS_COUNT]; /* by api_statuses */
 };
 
 static inline void gw_metric_add(_Atomic uint64_t *m, uint64_t n)

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -105,30 +107,62 @@ static void server_render_metrics(void *ctx, FILE *out)
     gw_metrics_render_mailbox(out, &s->grid);
 }
 
-/* Opens one SO_REUSEPORT socket per worker; with port 0 the first socket's port is reused
- * for the others. Returns 0, or -1 after logging and closing what it opened. */
-static int server_open_listeners(struct server *s, int *fds, struct config_addr *bound)
+static void server_close_fds(const int *fds, unsigned count)
 {
-    char err[LISTENER_ERROR_BYTES];
-    *bound = s->opts->listen;
+    for (unsigned i = 0; i < count; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* Opens one SO_REUSEPORT socket per worker on `addr`; with port 0 the first socket's port is
+ * reused for the others. Returns 0, or -1 with `err` after closing what it opened. */
+static int server_open_reuseport(struct server *s, const struct config_addr *addr, int *fds,
+                                 struct config_addr *bound, char err[LISTENER_ERROR_BYTES])
+{
+    *bound = *addr;
     for (unsigned i = 0; i < s->worker_count; i++) {
         fds[i] = listener_open((struct sockaddr *)&bound->addr, bound->addr_len, true,
                                (int)s->opts->listen_backlog, err);
         if (fds[i] < 0) {
-            log_error("main", "cannot open the WebSocket listener", "error=\"%s\"", err);
-            for (unsigned j = 0; j < i; j++)
-                close(fds[j]);
+            server_close_fds(fds, i);
             return -1;
         }
         if (i == 0 && listener_local_addr(fds[0], &bound->addr, &bound->addr_len) != 0) {
-            log_error("main", "getsockname on the listener failed", "error=\"%s\"",
-                      strerror(errno));
+            snprintf(err, LISTENER_ERROR_BYTES, "getsockname on the listener failed: %s",
+                     strerror(errno));
             close(fds[0]);
             return -1;
         }
     }
     config_addr_format((struct sockaddr *)&bound->addr, bound->text, sizeof bound->text);
     return 0;
+}
+
+/* The public WebSocket listeners. Returns 0, or -1 after logging. */
+static int server_open_listeners(struct server *s, int *fds, struct config_addr *bound)
+{
+    char err[LISTENER_ERROR_BYTES];
+    if (server_open_reuseport(s, &s->opts->listen, fds, bound, err) == 0)
+        return 0;
+    log_error("main", "cannot open the WebSocket listener", "error=\"%s\"", err);
+    return -1;
+}
+
+/* The server API's listeners (docs/api.md 1), or every fd -1 when no api_keys are set.
+ * Returns 0, or -1 after logging. */
+static int server_open_api(struct server *s, int *fds, struct config_addr *bound)
+{
+    char err[LISTENER_ERROR_BYTES];
+    if (s->opts->api_keys.count == 0) {
+        for (unsigned i = 0; i < s->worker_count; i++)
+            fds[i] = -1;
+        log_info("main", "server API off: no api_keys configured", NULL);
+        return 0;
+    }
+    if (server_open_reuseport(s, &s->opts->api_listen, fds, bound, err) == 0)
+        return 0;
+    log_error("main", "cannot open the server API listener", "error=\"%s\"", err);
+    return -1;
 }
 
 static int server_open_admin(struct server *s, struct config_addr *bound)
@@ -167,20 +201,23 @@ static int server_block_signals(sigset_t *set)
     return pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
-/* Starts the workers one by one; each takes its listener. Returns 0 or -1 (logged). */
-static int server_start_workers(struct server *s, int *fds)
+/* Starts the workers one by one; each takes its listeners. Returns 0 or -1 (logged). */
+static int server_start_workers(struct server *s, int *fds, int *api_fds)
 {
     for (unsigned i = 0; i < s->worker_count; i++) {
         struct worker *w = &s->workers[i];
-        if (worker_start(w, i, &s->shared, fds[i]) != 0 || worker_wait_started(w) != 0) {
+        if (worker_start(w, i, &s->shared, fds[i], api_fds[i]) != 0 ||
+            worker_wait_started(w) != 0) {
             log_error("main", "a worker failed to start", "worker=%u error=\"%s\"", i,
                       w->start_error);
-            if (atomic_load(&w->started) < 0)
+            if (atomic_load(&w->started) < 0) {
                 worker_join(w);
-            else
+            } else {
                 close(fds[i]);
-            for (unsigned j = i + 1; j < s->worker_count; j++)
-                close(fds[j]);
+                server_close_fds(&api_fds[i], 1);
+            }
+            server_close_fds(fds + i + 1, s->worker_count - i - 1);
+            server_close_fds(api_fds + i + 1, s->worker_count - i - 1);
             return -1;
         }
         s->workers_started++;
@@ -295,14 +332,17 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     s.shared.jwt_keys = &auth->keys;
     s.shared.jwt_policy = &auth->policy;
     s.shared.grid = &s.grid;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s.shared.started_at_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
     if (mailbox_grid_init(&s.grid, s.worker_count, (unsigned)opts->mailbox_ring_slots,
                           (size_t)opts->mailbox_overflow_max) != 0) {
         log_error("main", "out of memory for the mailboxes between workers", NULL);
         return 1;
     }
     sigset_t signals;
-    int fds[GW_WORKERS_MAX];
-    struct config_addr ws_addr, admin_addr;
+    int fds[GW_WORKERS_MAX], api_fds[GW_WORKERS_MAX];
+    struct config_addr ws_addr, admin_addr, api_addr;
     s.workers = calloc(s.worker_count, sizeof *s.workers);
     if (s.workers == NULL || server_block_signals(&signals) != 0 ||
         server_open_listeners(&s, fds, &ws_addr) != 0) {
@@ -310,13 +350,20 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
         mailbox_grid_destroy(&s.grid);
         return 1;
     }
+    if (server_open_api(&s, api_fds, &api_addr) != 0) {
+        server_close_fds(fds, s.worker_count);
+        free(s.workers);
+        mailbox_grid_destroy(&s.grid);
+        return 1;
+    }
     int admin_fd = server_open_admin(&s, &admin_addr);
-    if (admin_fd < 0 || server_start_workers(&s, fds) != 0) {
-        if (admin_fd >= 0)
+    if (admin_fd < 0 || server_start_workers(&s, fds, api_fds) != 0) {
+        if (admin_fd >= 0) {
             close(admin_fd);
-        else
-            for (unsigned i = 0; i < s.worker_count; i++)
-                close(fds[i]);
+        } else {
+            server_close_fds(fds, s.worker_count);
+            server_close_fds(api_fds, s.worker_count);
+        }
         server_abort_start(&s);
         return 1;
     }
@@ -327,6 +374,8 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     }
     log_info("main", "listening", "kind=ws addr=%s workers=%u", ws_addr.text, s.worker_count);
     log_info("main", "listening", "kind=admin addr=%s", admin_addr.text);
+    if (opts->api_keys.count > 0)
+        log_info("main", "listening", "kind=api addr=%s", api_addr.text);
     log_info("main", "ready", "version=%s echo=%s", TIDEGATE_VERSION, opts->echo ? "on" : "off");
     server_serve(&s);
     for (unsigned i = 0; i < s.worker_count; i++)

@@ -77,6 +77,7 @@ static void worker_begin_stop(struct worker *w)
         close(w->listen_fd);
         w->listen_fd = -1;
     }
+    api_begin_stop(&w->api);
     for (struct conn *c = w->conns, *next; c != NULL; c = next) {
         next = c->next;
         conn_begin_shutdown(c);
@@ -100,6 +101,9 @@ static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
         break;
     case WORKER_OP_SEND:
         conn_on_send(owner, cqe);
+        break;
+    case WORKER_OP_API:
+        api_dispatch(&w->api, owner, cqe);
         break;
     default:
         log_error("worker", "completion with an unknown tag", "user_data=%llu",
@@ -140,6 +144,8 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
         hub_on_sweep(&w->hub);
         return;
     }
+    if (api_on_timer(&w->api, t))
+        return;
     conn_on_timer(conn_from_timer(t));
 }
 
@@ -186,6 +192,7 @@ static int worker_setup(struct worker *w)
     outq_pool_init(&w->outq_pool);
     tw_timer_init(&w->accept_retry);
     hub_init(&w->hub, w);
+    api_worker_start(&w->api, w);
     mailbox_grid_attach(w->shared->grid, w->index, &w->loop, loop_udata(w, WORKER_OP_WAKE));
     worker_arm_accept(w);
     return 0;
@@ -207,6 +214,7 @@ static void worker_teardown(struct worker *w)
 {
     mailbox_grid_detach(w->shared->grid, w->index);
     worker_free_waiting(w);
+    api_worker_destroy(&w->api);
     assert(w->flush_list == NULL);
     hub_destroy(&w->hub);
     jwt_thread_exit();
@@ -245,12 +253,14 @@ static void worker_run(struct worker *w)
                 next = c->next;
                 conn_abort(c, GW_CLOSE_SHUTDOWN);
             }
+            api_abort_all(&w->api);
         }
-        if (w->conns == NULL && !w->accept_armed) {
+        if (w->conns == NULL && !w->accept_armed && api_idle(&w->api)) {
             worker_flush(w);
             return;
         }
-        if (w->loop.now_ms >= w->stop_deadline_ms && !w->accept_armed && worker_only_waiting(w)) {
+        if (w->loop.now_ms >= w->stop_deadline_ms && !w->accept_armed && worker_only_waiting(w) &&
+            !w->api.accept_armed && api_only_waiting(&w->api)) {
             worker_flush(w);
             return; /* what is left waits for replies from workers that have stopped */
         }
@@ -273,12 +283,14 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd)
+int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd,
+                 int api_fd)
 {
     memset(w, 0, sizeof *w);
     w->index = index;
     w->shared = shared;
     w->listen_fd = listen_fd;
+    w->api.listen_fd = api_fd;
     w->cpu = -1;
     w->metrics = aligned_alloc(64, sizeof *w->metrics);
     if (w->metrics == NULL) {
@@ -318,6 +330,10 @@ void worker_join(struct worker *w)
     if (w->listen_fd >= 0) {
         close(w->listen_fd);
         w->listen_fd = -1;
+    }
+    if (w->api.listen_fd >= 0) { /* the worker never started */
+        close(w->api.listen_fd);
+        w->api.listen_fd = -1;
     }
     free(w->metrics);
     w->metrics = NULL;

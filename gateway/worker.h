@@ -15,6 +15,7 @@
 #include "core/mailbox.h"
 #include "core/outq.h"
 #include "core/ws_handshake.h"
+#include "gateway/api.h"
 #include "gateway/hub.h"
 #include "gateway/jwt.h"
 #include "gateway/metrics.h"
@@ -29,6 +30,7 @@ enum worker_op_tag {
     WORKER_OP_WAKE = 2,   /* owner: struct worker (MSG_RING: stop request or mailbox items) */
     WORKER_OP_RECV = 3,   /* owner: struct conn */
     WORKER_OP_SEND = 4,   /* owner: struct send_ctx */
+    WORKER_OP_API = 5,    /* owner: struct api_op (gateway/api.h): the server API's I/O */
 };
 
 /* What every worker reads and nobody writes once the workers run. */
@@ -37,6 +39,8 @@ struct worker_shared {
     const struct ws_handshake_policy *policy;
     _Atomic uint64_t connections_open; /* all workers, for max_connections */
     _Atomic uint64_t channels_open;    /* all workers, for max_channels */
+    _Atomic uint64_t api_connections_open; /* all workers, for api_max_connections */
+    uint64_t started_at_ms;                /* wall clock at start (the API's /api/info) */
     struct mailbox_grid *grid;         /* between every pair of workers (gateway/hub.h) */
     const struct jwt_keyset *jwt_keys; /* client tokens (gateway/auth_keys.h) */
     const struct jwt_policy *jwt_policy;
@@ -61,6 +65,7 @@ struct worker {
     uint64_t send_ctx_count;      /* allocated (bounded by connections sending at once) */
     struct tw_timer accept_retry; /* re-arms accept after EMFILE and the like */
     struct hub hub;               /* channels: owned ones and local subscriptions */
+    struct api_worker api;        /* the server API's listener and connections */
     uint64_t session_serial;      /* client ids */
     bool accept_armed;
     bool stopping;
@@ -74,9 +79,11 @@ struct worker {
     char start_error[LOOP_ERROR_BYTES];
 };
 
-/* Starts the worker thread on `listen_fd` (ownership passes to the worker). Returns 0 or
- * -1 with w->start_error; the caller waits for w->started to leave 0 (worker_wait_started). */
-int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd);
+/* Starts the worker thread on `listen_fd` and, unless it is -1 (the API is off), the server
+ * API's `api_fd` (ownership of both passes to the worker). Returns 0 or -1 with
+ * w->start_error; the caller waits for w->started to leave 0 (worker_wait_started). */
+int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd,
+                 int api_fd);
 
 /* Blocks until the worker has either started (0) or failed (-1, w->start_error). */
 int worker_wait_started(struct worker *w);
