@@ -1,11 +1,11 @@
 /* What the harness puts in every message it sends, and how it counts what comes back.
  *
  * A payload is ASCII text: 'T', the sender id (8 hex digits), the sequence number (8 hex
- * digits), the scheduled send time (16 hex digits, CLOCK_MONOTONIC nanoseconds), then '.'
- * padding up to the requested message size. It needs no JSON escaping, so the tidegate
- * adapter carries it as a JSON string. Latency is measured from the *scheduled* send time,
- * not from when the harness got round to sending: a sender that falls behind (a slow
- * server, a full socket) shows as latency instead of silently sending less (no
+ * digits), the send time (16 hex digits, CLOCK_MONOTONIC nanoseconds), then '.' padding up
+ * to the requested message size. It needs no JSON escaping, so the tidegate adapter carries
+ * it as a JSON string. The send time is the *scheduled* one whenever the sender is behind
+ * its schedule by more than the pacing window (worker.c): a sender held back by a slow
+ * server or a full socket shows as latency instead of silently sending less (no
  * coordinated omission).
  *
  * Every bench process runs on one machine, so the monotonic clock is shared by publishers

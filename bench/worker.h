@@ -32,14 +32,17 @@ enum worker_role { ROLE_MEMBER, ROLE_SUBSCRIBER, ROLE_PUBLISHER, ROLE_ECHO };
 
 /* Per-connection scenario state, parallel to the connection array. */
 struct conn_role {
-    uint32_t channel;   /* UINT32_MAX: none */
-    uint32_t sender_id; /* publisher and echo */
-    uint32_t seq;       /* next sequence number to send */
-    bool restart;       /* churn/storm: reconnect when this attempt ends */
-    bool was_ready;     /* ready at some point: its losses and unsent messages count */
-    bool paced;         /* in the thread's pacer heap */
-    uint64_t next_due_ns;
-    uint64_t sent;            /* messages fully written (echo: what may come back) */
+    uint32_t channel;         /* UINT32_MAX: none */
+    uint32_t sender_id;       /* publisher and echo */
+    uint32_t seq;             /* next sequence number (slot of the schedule) to send */
+    uint32_t slots;           /* messages the schedule gives this sender */
+    uint32_t written;         /* messages fully written (refused ones included) */
+    bool restart;             /* churn/storm: reconnect when this attempt ends */
+    bool was_ready;           /* ready at some point: its losses and unsent messages count */
+    bool paced;               /* in the thread's pacer heap */
+    uint64_t next_due_ns;     /* members: when to reconnect (churn, storm) */
+    double phase;             /* sender: offset of its schedule, in intervals (0..1) */
+    uint64_t sent;            /* messages written and not refused: what may come back */
     struct seq_track *tracks; /* subscriber: one per publisher of its channel; echo: one */
 };
 
@@ -67,8 +70,8 @@ struct worker {
     double churn_interval_ns;
     uint64_t churn_due_ns;
     uint32_t churn_cursor;
-    uint64_t interval_ns; /* between one sender's messages */
-    uint64_t run_end_ns;  /* when sending stops */
+    double interval_ns;    /* between one sender's messages */
+    uint64_t run_start_ns; /* the schedule's origin */
     uint64_t storm_start_ns;
     struct tw_timer tick;
     struct pacer pacer;                  /* senders by next due time */
