@@ -16,7 +16,10 @@
 #include "gateway/proto_write.h"
 
 #define NO_TYPE PROTO_TYPE_COUNT /* an error about a message whose type is unknown */
-enum { CLIENT_ID_BYTES = 32 };
+enum {
+    CLIENT_ID_BYTES = 32,
+    SESSION_PENDING_MAX = 1024, /* channel requests awaiting replies, per connection */
+};
 
 static struct jbuf *scratch(const struct conn *c)
 {
@@ -558,8 +561,17 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
         session_send_error(c, id, PROTO_ERR_UNKNOWN_NAMESPACE, text, req.type, channel);
         return;
     }
-    /* Steps 8 and 9. */
+    /* Steps 8 and 9. Requests waiting for another worker are bounded per connection even
+     * when client_messages_per_s = 0 turns the rate limit off. */
     char text[PROTO_ERROR_TEXT_BYTES + 64];
+    if (ss->pending >= SESSION_PENDING_MAX) {
+        snprintf(text, sizeof text,
+                 "%u requests of this connection are still being processed; wait for their "
+                 "replies",
+                 (unsigned)SESSION_PENDING_MAX);
+        session_send_error(c, id, PROTO_ERR_SERVER_BUSY, text, req.type, channel);
+        return;
+    }
     enum proto_error err = channel_request(c, &req, ns, text, sizeof text);
     if (err != PROTO_OK)
         session_send_error(c, id, err,
