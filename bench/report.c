@@ -40,10 +40,17 @@ static void cpu_figures(const struct bench_run *run, struct bench_figures *f, bo
     const struct bench_reading *to = ramp_window ? &run->at_run : &run->at_done;
     f->bench_cpu_s = (double)(ramp_window ? c[BENCH_C_ramp_cpu_us] : c[BENCH_C_run_cpu_us]) / 1e6;
     f->bench_cpu_us_per_op = f->ops > 0 ? f->bench_cpu_s * 1e6 / (double)f->ops : 0;
+    /* The window's wall time: threads sample their CPU when they see the phase change. */
+    f->cpu_window_s = ramp_window ? span_s(run->origin_ns, run->ramp_end_ns)
+                                  : span_s(run->ramp_end_ns, run->done_ns);
+    if (f->cpu_window_s > 0)
+        f->bench_cores = f->bench_cpu_s / f->cpu_window_s;
     f->server_cpu_ok = from->server_ok && to->server_ok;
     if (f->server_cpu_ok) {
         f->server_cpu_s = (double)(to->server_cpu_us - from->server_cpu_us) / 1e6;
         f->server_cpu_us_per_op = f->ops > 0 ? f->server_cpu_s * 1e6 / (double)f->ops : 0;
+        if (f->cpu_window_s > 0)
+            f->server_cores = f->server_cpu_s / f->cpu_window_s;
     }
 }
 
@@ -217,11 +224,11 @@ void bench_report_summary(FILE *out, const struct bench_run *run, const struct b
     if (f->slab_ok)
         fprintf(out, "  %-12s slab %+.0f B per connection (both ends, machine-wide)\n", "kernel",
                 f->slab_bytes_per_conn);
-    fprintf(out, "  %-12s harness %.2f s = %.2f us per %s", "cpu", f->bench_cpu_s,
-            f->bench_cpu_us_per_op, f->op_name);
+    fprintf(out, "  %-12s harness %.2f s (%.2f cores) = %.2f us per %s", "cpu", f->bench_cpu_s,
+            f->bench_cores, f->bench_cpu_us_per_op, f->op_name);
     if (f->server_cpu_ok)
-        fprintf(out, "; server %.2f s = %.2f us per %s", f->server_cpu_s, f->server_cpu_us_per_op,
-                f->op_name);
+        fprintf(out, "; server %.2f s (%.2f cores) = %.2f us per %s", f->server_cpu_s,
+                f->server_cores, f->server_cpu_us_per_op, f->op_name);
     fprintf(out, " (%llu %s)\n", (unsigned long long)f->ops, f->ops_name);
     if (run->drain_timed_out && p->scenario != BENCH_CHURN)
         fprintf(out, "  note: --drain ended before everything sent had arrived\n");
@@ -419,12 +426,15 @@ static void json_body(struct jw *j, const struct bench_run *run, const struct be
     jw_open(j, "cpu", '{');
     jw_str(j, "op", f->op_name);
     jw_u64(j, "ops", f->ops);
+    jw_num(j, "window_s", f->cpu_window_s);
     jw_num(j, "harness_s", f->bench_cpu_s);
+    jw_num(j, "harness_cores", f->bench_cores);
     jw_num(j, "harness_us_per_op", f->bench_cpu_us_per_op);
     jw_num(j, "harness_total_s", f->bench_cpu_total_s);
     jw_u64(j, "harness_max_rss_kb", run->bench_max_rss_kb);
     if (f->server_cpu_ok) {
         jw_num(j, "server_s", f->server_cpu_s);
+        jw_num(j, "server_cores", f->server_cores);
         jw_num(j, "server_us_per_op", f->server_cpu_us_per_op);
     }
     jw_close(j, '}');

@@ -41,6 +41,8 @@ struct bench_figures {
     double bench_cpu_s;         /* in the window of the operations */
     double bench_cpu_us_per_op;
     double bench_cpu_total_s;
+    double cpu_window_s;              /* wall time of the window the CPU figures cover */
+    double bench_cores, server_cores; /* CPU time / window: cores kept busy */
 };
 
 void bench_figures_compute(const struct bench_run *run, struct bench_figures *f);
