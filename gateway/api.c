@@ -113,6 +113,12 @@ static void api_reject_busy(struct api_worker *a, int fd)
                      body_len, body);
     ssize_t sent = send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)sent; /* best effort: the close tells the client either way */
+    /* Closing with unread bytes sends a reset that can destroy the reply on its way: read
+     * what the client already sent (bounded, never waiting) first. */
+    shutdown(fd, SHUT_WR);
+    char drain[4096];
+    for (int i = 0; i < 16 && recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0; i++)
+        continue;
     close(fd);
     gw_metric_add(&a->worker->metrics->api_requests[API_EP_NONE][api_status_index(503)], 1);
 }

@@ -44,6 +44,7 @@ struct broadcast_call {
 
 struct api_call {
     enum api_endpoint endpoint;
+    bool lost; /* a fan-out part could not be sent (out of memory): the answer is 500 */
     union {
         struct hub_req *reply; /* publish, presence, history: the owner's reply */
         struct broadcast_call *broadcast;
@@ -302,6 +303,13 @@ static void finish(struct api_conn *c)
     }
     assert(c->state == API_CONN_WORKING);
     struct jbuf *jb = &hub_of(c)->scratch;
+    if (call->lost) {
+        api_reply_error(c, API_INTERNAL_ERROR,
+                        "the gateway ran out of memory asking every worker; the request may "
+                        "have been carried out on some of them");
+        api_call_free(call);
+        return;
+    }
     switch (call->endpoint) {
     case API_EP_PUBLISH:
     case API_EP_PRESENCE:
@@ -534,13 +542,16 @@ static void send_fan(struct api_conn *c, enum hub_fan_kind kind, unsigned first,
     c->dispatching = true;
     for (unsigned i = first; i < last && c->state != API_CONN_CLOSED; i++) {
         struct hub_fan *f = hub_fan_new(hub_of(c), kind, c);
-        if (f == NULL)
+        if (f == NULL) {
+            c->call->lost = true;
             continue;
+        }
         fill(f, arg);
         c->pending++;
         if (!hub_fan_send(hub_of(c), f, i)) {
             c->pending--;
             hub_fan_free(f);
+            c->call->lost = true;
         }
     }
     c->dispatching = false;
