@@ -284,6 +284,34 @@ class TestPublish(ApiTestCase):
         self.assertEqual(r.status, 200, r)
 
 
+class TestConcurrentPublishers(ApiTestCase):
+    @scenario(timeout_s=60)
+    async def test_publishers_on_many_connections_get_distinct_offsets_in_order(self):
+        name = fresh()
+        subs = await self.users_on_both_workers("grace")
+        for c in subs.values():
+            await c.join(name)
+        threads, each = 6, 50
+
+        def publisher(t):
+            api = Api(self.port)
+            try:
+                return [api.post("/api/publish", {"channel": name, "data": [t, i]}).body
+                        for i in range(each)]
+            finally:
+                api.close()
+
+        results = await asyncio.gather(*(asyncio.to_thread(publisher, t)
+                                         for t in range(threads)))
+        offsets = sorted(r["offset"] for rs in results for r in rs)
+        self.assertEqual(offsets, list(range(1, threads * each + 1)))
+        for rs in results:  # one connection's publishes are numbered in its order
+            self.assertEqual([r["offset"] for r in rs], sorted(r["offset"] for r in rs))
+        for c in subs.values():
+            got = [await c.next_of("message", name) for _ in range(threads * each)]
+            self.assertEqual([m["offset"] for m in got], offsets)
+
+
 class TestBroadcast(ApiTestCase):
     @scenario()
     async def test_broadcast_publishes_to_every_channel_in_order(self):
@@ -644,6 +672,15 @@ class TestHttpRules(ApiTestCase):
             b"Content-Length: 10\r\n"))
         self.assertEqual((reply.status, res.closed), (415, True))
         self.assertNotIn(b"100 Continue", res.body)
+
+    def test_a_request_sent_in_small_pieces(self):
+        name = fresh()
+        body = compact({"channel": name, "data": {"text": "x" * 300}}).encode()
+        request = self.head("POST", "/api/publish", b"Content-Type: application/json\r\n"
+                            b"Connection: close\r\nContent-Length: %d\r\n" % len(body),
+                            body=body)
+        res, reply = raw_exchange(self.port, request, chunks=7, chunk_delay_s=0.001)
+        self.assertEqual((reply.status, reply.body["offset"], res.closed), (200, 1, True), reply)
 
     def test_a_request_not_sent_within_10_s_gets_408(self):
         start = time.monotonic()
