@@ -110,7 +110,7 @@ struct hub_req {
     char *reply;            /* out: the whole reply JSON (JOINED, PRESENCE, HISTORY), owned */
     uint32_t reply_len;
     char since_epoch[PROTO_EPOCH_BYTES_MAX + 1]; /* HISTORY from the API: "" = not checked */
-    char epoch[HUB_EPOCH_BYTES + 1]; /* out */
+    char epoch[HUB_EPOCH_BYTES + 1];             /* out */
     char id[HUB_ID_BYTES_MAX];
     char user_id[JWT_SUB_BYTES_MAX + 1];
     char channel[PROTO_CHANNEL_BYTES_MAX + 1];

@@ -45,8 +45,8 @@ void owner_handle(struct hub *h, struct hub_req *r);
 void owner_sweep(struct hub *h);
 /* Calls `visit` for every channel this worker owns, in no order; `visit` must not change any
  * channel (the server API's channel listing, gateway/hub_api.c). */
-typedef void (*owner_visit_fn)(void *ctx, const char *name, size_t name_len,
-                               uint64_t subscribers, uint64_t offset, const char *epoch);
+typedef void (*owner_visit_fn)(void *ctx, const char *name, size_t name_len, uint64_t subscribers,
+                               uint64_t offset, const char *epoch);
 void owner_each_channel(struct hub *h, owner_visit_fn visit, void *ctx);
 void owner_destroy(struct hub *h);
 

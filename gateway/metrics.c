@@ -201,8 +201,7 @@ static const char *auth_name_from_one(int i)
 /* Server API answers by endpoint and status. A series appears with its first answer: most
  * of the 112 pairs never happen (a GET endpoint never answers 411), and with the API off
  * (the default) none does. */
-static void render_api_requests(FILE *out, const struct gw_metrics *const *workers,
-                                unsigned count)
+static void render_api_requests(FILE *out, const struct gw_metrics *const *workers, unsigned count)
 {
     const char *name = "tidegate_api_requests_total";
     fprintf(out,
@@ -214,9 +213,9 @@ static void render_api_requests(FILE *out, const struct gw_metrics *const *worke
             for (int s = 0; s < API_STATUS_COUNT; s++) {
                 uint64_t v = metric_load(&workers[w]->api_requests[e][s]);
                 if (v != 0)
-                    fprintf(out, "%s{worker=\"%u\",endpoint=\"%s\",status=\"%u\"} %llu\n",
-                            name, w, api_endpoint_name((enum api_endpoint)e),
-                            (unsigned)api_statuses[s], (unsigned long long)v);
+                    fprintf(out, "%s{worker=\"%u\",endpoint=\"%s\",status=\"%u\"} %llu\n", name, w,
+                            api_endpoint_name((enum api_endpoint)e), (unsigned)api_statuses[s],
+                            (unsigned long long)v);
             }
 }
 

@@ -83,8 +83,8 @@ struct gw_metrics {
     _Atomic uint64_t errors_sent[PROTO_ERROR_COUNT];
     _Atomic uint64_t auth_failures[GW_AUTH_REASON_COUNT];
     /* Server API (gateway/api*.c). */
-    _Atomic uint64_t api_connections_open; /* gauge */
-    _Atomic uint64_t api_auth_failures;    /* 401 answers */
+    _Atomic uint64_t api_connections_open;                               /* gauge */
+    _Atomic uint64_t api_auth_failures;                                  /* 401 answers */
     _Atomic uint64_t api_requests[API_ENDPOINT_COUNT][API_STATUS_COUNT]; /* by api_statuses */
 };
 

@@ -37,12 +37,12 @@ enum worker_op_tag {
 struct worker_shared {
     const struct gw_options *opts;
     const struct ws_handshake_policy *policy;
-    _Atomic uint64_t connections_open; /* all workers, for max_connections */
-    _Atomic uint64_t channels_open;    /* all workers, for max_channels */
+    _Atomic uint64_t connections_open;     /* all workers, for max_connections */
+    _Atomic uint64_t channels_open;        /* all workers, for max_channels */
     _Atomic uint64_t api_connections_open; /* all workers, for api_max_connections */
     uint64_t started_at_ms;                /* wall clock at start (the API's /api/info) */
-    struct mailbox_grid *grid;         /* between every pair of workers (gateway/hub.h) */
-    const struct jwt_keyset *jwt_keys; /* client tokens (gateway/auth_keys.h) */
+    struct mailbox_grid *grid;             /* between every pair of workers (gateway/hub.h) */
+    const struct jwt_keyset *jwt_keys;     /* client tokens (gateway/auth_keys.h) */
     const struct jwt_policy *jwt_policy;
 };
 
