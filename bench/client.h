@@ -123,6 +123,8 @@ struct client {
     char host[32];         /* Host header: "IP:PORT" */
     uint32_t source_first; /* host byte order; 0: let the kernel choose */
     uint32_t source_count;
+    uint32_t port_first; /* local ports first attempts bind to (with source addresses) */
+    uint32_t port_count; /* 0: the kernel chooses */
     uint64_t connect_timeout_ms;
     const struct client_hooks *hooks;
     void *ctx;
@@ -130,11 +132,13 @@ struct client {
     uint64_t rng;
     uint64_t pings_answered;
     uint64_t recv_rearms; /* multishot recv re-armed after running out of buffers */
+    uint64_t ports_taken; /* chosen local ports found in use (then the kernel chose) */
 };
 
 struct client_params {
     struct sockaddr_in target;
     uint32_t source_first, source_count;
+    uint32_t port_first, port_count; /* see struct client */
     uint64_t connect_timeout_ms;
     uint32_t recv_buffer_count; /* power of two */
     uint32_t recv_buffer_bytes;
@@ -155,9 +159,11 @@ void client_flush(struct client *cl);
  * for connection timers. Calls on_timer when the connection is OPEN. */
 void client_timer_expired(struct client *cl, struct client_conn *c);
 
-/* Starts an attempt on a FREE connection to the target, upgrading with `path`. Failures
- * that happen at once (socket, bind) end through on_end before this returns. */
-void client_connect(struct client *cl, struct client_conn *c, const char *path);
+/* Starts an attempt on a FREE connection to the target, upgrading with `path`. With
+ * source addresses, `own_port` binds to the port the connection's index gives (first
+ * attempts; the range must hold every connection) instead of letting the kernel search.
+ * Failures that happen at once (socket, bind) end through on_end before this returns. */
+void client_connect(struct client *cl, struct client_conn *c, const char *path, bool own_port);
 
 /* Queues a frame with a `len`-byte payload: returns where to write the payload, or NULL
  * when the connection is not open or its buffer is full (try again after on_sent). Commit

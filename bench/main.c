@@ -43,7 +43,8 @@ int main(int argc, char **argv)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         p.threads = cpus > 0 ? (unsigned)(cpus < BENCH_THREADS_MAX ? cpus : BENCH_THREADS_MAX) : 1;
     }
-    if (bench_params_check_limits(&p, raise_fd_limit(), sysstat_local_ports(), err) != 0) {
+    sysstat_local_ports(&p.local_port_first, &p.local_port_count);
+    if (bench_params_check_limits(&p, raise_fd_limit(), p.local_port_count, err) != 0) {
         fprintf(stderr, "tidegate-bench: %s\n", err);
         return 2;
     }

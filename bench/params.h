@@ -72,6 +72,8 @@ struct bench_params {
     unsigned procs;
     uint32_t source_ip_first; /* host byte order; 0 when --source-ips is not given */
     uint32_t source_ip_count;
+    uint32_t local_port_first; /* the kernel's ephemeral range (set by main, not parsed): */
+    uint32_t local_port_count; /* first attempts bind to ports in it with --source-ips */
 
     pid_t server_pids[BENCH_SERVER_PIDS_MAX];
     size_t server_pid_count;

@@ -221,9 +221,13 @@ void bench_report_summary(FILE *out, const struct bench_run *run, const struct b
     if (f->server_rss_ok)
         fprintf(out, "  %-12s RSS %.1f -> %.1f MiB, %.0f B per open connection\n", "server",
                 f->server_rss_before_mib, f->server_rss_after_mib, f->server_bytes_per_conn);
-    if (f->slab_ok)
-        fprintf(out, "  %-12s slab %+.0f B per connection (both ends, machine-wide)\n", "kernel",
-                f->slab_bytes_per_conn);
+    if (f->slab_ok && run->before.available_ok && run->at_end.available_ok)
+        fprintf(out,
+                "  %-12s slab %+.0f B per connection (both ends, machine-wide); memory available "
+                "%.2f -> %.2f GiB\n",
+                "kernel", f->slab_bytes_per_conn,
+                (double)run->before.available_bytes / 1073741824.0,
+                (double)run->at_end.available_bytes / 1073741824.0);
     fprintf(out, "  %-12s harness %.2f s (%.2f cores) = %.2f us per %s", "cpu", f->bench_cpu_s,
             f->bench_cores, f->bench_cpu_us_per_op, f->op_name);
     if (f->server_cpu_ok)
@@ -451,6 +455,14 @@ static void json_body(struct jw *j, const struct bench_run *run, const struct be
     jw_num(j, "tcp_inuse_before", (double)run->before.tcp_inuse);
     jw_num(j, "tcp_inuse_at_end", (double)run->at_end.tcp_inuse);
     jw_num(j, "tcp_mem_bytes_at_end", (double)run->at_end.tcp_mem_bytes);
+    if (run->before.slab_ok && run->at_end.slab_ok) {
+        jw_u64(j, "slab_bytes_before", run->before.slab_bytes);
+        jw_u64(j, "slab_bytes_at_end", run->at_end.slab_bytes);
+    }
+    if (run->before.available_ok && run->at_end.available_ok) {
+        jw_u64(j, "available_bytes_before", run->before.available_bytes);
+        jw_u64(j, "available_bytes_at_end", run->at_end.available_bytes);
+    }
     jw_close(j, '}');
     jw_open(j, "counters", '{');
     for (int i = 0; i < BENCH_COUNTER_COUNT; i++)

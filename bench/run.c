@@ -137,6 +137,7 @@ static void take_reading(const struct bench_params *p, struct bench_reading *r)
             sysstat_cpu_us(p->server_pids, p->server_pid_count, &r->server_cpu_us);
     }
     r->slab_ok = sysstat_slab_bytes(&r->slab_bytes);
+    r->available_ok = sysstat_available_bytes(&r->available_bytes);
     struct sysstat_sockets s;
     sysstat_sockets(&s);
     r->tcp_inuse = s.tcp_inuse;

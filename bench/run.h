@@ -29,8 +29,10 @@ struct bench_reading {
     uint64_t server_cpu_us;
     bool slab_ok;
     uint64_t slab_bytes;
-    int64_t tcp_inuse;     /* -1 unknown */
-    int64_t tcp_mem_bytes; /* -1 unknown */
+    bool available_ok;
+    uint64_t available_bytes; /* MemAvailable: what the whole machine has left */
+    int64_t tcp_inuse;        /* -1 unknown */
+    int64_t tcp_mem_bytes;    /* -1 unknown */
 };
 
 struct bench_run {

@@ -84,25 +84,38 @@ void sysstat_sockets(struct sysstat_sockets *out)
         out->tcp_inuse = out->tcp_tw = out->tcp_mem_bytes = -1;
 }
 
-uint64_t sysstat_local_ports(void)
+bool sysstat_local_ports(uint32_t *first, uint32_t *count)
 {
     char buf[64];
     unsigned lo, hi;
+    *first = *count = 0;
     if (!read_file("/proc/sys/net/ipv4/ip_local_port_range", buf, sizeof buf) ||
-        sscanf(buf, "%u %u", &lo, &hi) != 2 || hi < lo)
-        return 0;
-    return (uint64_t)hi - lo + 1;
+        sscanf(buf, "%u %u", &lo, &hi) != 2 || hi < lo || hi > 65535)
+        return false;
+    *first = lo;
+    *count = hi - lo + 1;
+    return true;
 }
 
-bool sysstat_slab_bytes(uint64_t *bytes)
+static bool meminfo_kb(const char *key, uint64_t *bytes)
 {
     char buf[8192];
     if (!read_file("/proc/meminfo", buf, sizeof buf))
         return false;
-    const char *slab = strstr(buf, "\nSlab:");
+    const char *line = strstr(buf, key);
     unsigned long long kb;
-    if (slab == NULL || sscanf(slab + 6, "%llu", &kb) != 1)
+    if (line == NULL || sscanf(line + strlen(key), "%llu", &kb) != 1)
         return false;
     *bytes = (uint64_t)kb * 1024u;
     return true;
+}
+
+bool sysstat_slab_bytes(uint64_t *bytes)
+{
+    return meminfo_kb("\nSlab:", bytes);
+}
+
+bool sysstat_available_bytes(uint64_t *bytes)
+{
+    return meminfo_kb("\nMemAvailable:", bytes);
 }

@@ -32,7 +32,11 @@ bool sysstat_parse_sockstat(const char *text, long page_bytes, struct sysstat_so
  * Machine-wide, so it counts both ends of loopback connections. False when unknown. */
 bool sysstat_slab_bytes(uint64_t *bytes);
 
-/* The local port range (net.ipv4.ip_local_port_range) size, 0 when unknown. */
-uint64_t sysstat_local_ports(void);
+/* MemAvailable in /proc/meminfo, in bytes. False when unknown. */
+bool sysstat_available_bytes(uint64_t *bytes);
+
+/* The local port range (net.ipv4.ip_local_port_range): its first port and how many.
+ * False (and 0, 0) when unknown. */
+bool sysstat_local_ports(uint32_t *first, uint32_t *count);
 
 #endif

@@ -118,7 +118,7 @@ static void worker_start(struct worker *w, uint32_t k)
     w->adapter->path(w->params, w->roles[k].channel, path, sizeof path);
     ctr(w)[BENCH_C_conn_started]++;
     w->attempts_inflight++;
-    client_connect(&w->client, c, path); /* may end (and count) at once */
+    client_connect(&w->client, c, path, !w->roles[k].restart); /* may end (and count) at once */
 }
 
 static void worker_ramp(struct worker *w, uint64_t now_ns)
@@ -685,6 +685,8 @@ static int worker_setup(struct worker *w)
         .target = p->target,
         .source_first = p->source_ip_first,
         .source_count = p->source_ip_count,
+        .port_first = p->local_port_first,
+        .port_count = p->local_port_count,
         .connect_timeout_ms = p->connect_timeout_ms,
         .recv_buffer_count = recv_buffer_count(w->conn_count),
         .recv_buffer_bytes = 8192,
