@@ -154,7 +154,7 @@ enum tls_session_state {
     TLS_STATE_FAILED,
 };
 
-/* Embeddable (about 48 bytes); fields are private to core/tls_session.c. */
+/* Embeddable (56 bytes on x86-64); fields are private to core/tls_session.c. */
 struct tls_session {
     void *ssl;                 /* WOLFSSL *, owned */
     struct tls_server *server; /* one reference, dropped by tls_session_end */
@@ -169,9 +169,9 @@ struct tls_session {
     int wolf_error;        /* wolfSSL's error code behind `error`, for logs */
 };
 
-/* Starts the server side of a connection with `server` (takes a reference). Returns 0 or
- * TLS_ERR_NOMEM / TLS_ERR_INTERNAL (nothing to end then). */
-int tls_session_start(struct tls_session *s, struct tls_server *server);
+/* Starts the server side of a connection with `server` (takes a reference). Allocates
+ * nothing: wolfSSL's state is created when the first bytes arrive. */
+void tls_session_start(struct tls_session *s, struct tls_server *server);
 
 /* Frees the session's wolfSSL state and untaken output and drops the server reference.
  * Sends nothing: call tls_session_close first for a close_notify. */
@@ -216,7 +216,8 @@ static inline bool tls_session_established(const struct tls_session *s)
 
 /* After the handshake: "TLSv1.3", the cipher suite's name, the SNI name the client sent
  * (NULL without one), whether the session was resumed from a ticket, whether ALPN chose
- * http/1.1. For logs and metrics; the strings live as long as the session. */
+ * http/1.1. For logs and metrics; the strings live as long as the session (NULL or false
+ * before the first bytes arrived). */
 const char *tls_session_version(const struct tls_session *s);
 const char *tls_session_cipher(const struct tls_session *s);
 const char *tls_session_server_name(const struct tls_session *s);

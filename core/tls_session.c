@@ -113,6 +113,8 @@ static int error_from_wolf(int wolf)
         return TLS_ERR_ALPN;
     case VERIFY_MAC_ERROR:
     case DECRYPT_ERROR:
+    case AES_GCM_AUTH_E:
+    case MAC_CMP_FAILED_E:
         return TLS_ERR_RECORD;
     case FATAL_ERROR:
         return TLS_ERR_PEER_ALERT;
@@ -153,11 +155,20 @@ static int session_result(struct tls_session *s, int ret)
 
 /* ---- life ---- */
 
-int tls_session_start(struct tls_session *s, struct tls_server *server)
+void tls_session_start(struct tls_session *s, struct tls_server *server)
 {
     assert(s != NULL && server != NULL && server->cert_count > 0);
     memset(s, 0, sizeof *s);
-    WOLFSSL *ssl = wolfSSL_new(server->certs[0].ctx);
+    tls_server_ref(server);
+    s->server = server;
+    s->state = TLS_STATE_HANDSHAKE;
+}
+
+/* Creates the wolfSSL side when the first bytes arrive: about 58 KB with Debian's
+ * wolfSSL (docs/tls.md), which a connection that never sends a ClientHello does not hold. */
+static int session_create(struct tls_session *s)
+{
+    WOLFSSL *ssl = wolfSSL_new(s->server->certs[0].ctx);
     if (ssl == NULL)
         return TLS_ERR_NOMEM;
     wolfSSL_SSLSetIORecv(ssl, io_recv);
@@ -171,10 +182,7 @@ int tls_session_start(struct tls_session *s, struct tls_server *server)
         wolfSSL_free(ssl);
         return TLS_ERR_NOMEM;
     }
-    tls_server_ref(server);
     s->ssl = ssl;
-    s->server = server;
-    s->state = TLS_STATE_HANDSHAKE;
     return 0;
 }
 
@@ -192,6 +200,14 @@ void tls_session_end(struct tls_session *s)
 
 static ssize_t feed_step(struct tls_session *s, uint8_t *plain, size_t plain_cap)
 {
+    if (s->ssl == NULL) {
+        int rc = session_create(s);
+        if (rc != 0) {
+            s->error = (int8_t)rc;
+            s->state = TLS_STATE_FAILED;
+            return rc;
+        }
+    }
     if (s->state == TLS_STATE_HANDSHAKE) {
         int rc = wolfSSL_accept(s->ssl);
         if (rc != WOLFSSL_SUCCESS)
@@ -207,13 +223,15 @@ static ssize_t feed_step(struct tls_session *s, uint8_t *plain, size_t plain_cap
 ssize_t tls_session_feed(struct tls_session *s, const uint8_t *in, size_t in_len, size_t *in_used,
                          uint8_t *plain, size_t plain_cap)
 {
-    assert(s->ssl != NULL && in_used != NULL && plain != NULL && plain_cap > 0);
+    assert(s->server != NULL && in_used != NULL && plain != NULL && plain_cap > 0);
     assert(in != NULL || in_len == 0);
     *in_used = 0;
     if (s->state == TLS_STATE_FAILED)
         return s->error;
     if (s->state == TLS_STATE_PEER_CLOSED)
         return TLS_PEER_CLOSED;
+    if (s->ssl == NULL && in_len == 0)
+        return 0;
     s->in = in;
     s->in_len = in_len;
     ssize_t r = feed_step(s, plain, plain_cap);
@@ -319,29 +337,29 @@ int tls_session_close(struct tls_session *s)
 
 const char *tls_session_version(const struct tls_session *s)
 {
-    return wolfSSL_get_version(s->ssl);
+    return s->ssl != NULL ? wolfSSL_get_version(s->ssl) : NULL;
 }
 
 const char *tls_session_cipher(const struct tls_session *s)
 {
-    return wolfSSL_get_cipher_name(s->ssl);
+    return s->ssl != NULL ? wolfSSL_get_cipher_name(s->ssl) : NULL;
 }
 
 const char *tls_session_server_name(const struct tls_session *s)
 {
-    return wolfSSL_get_servername(s->ssl, WOLFSSL_SNI_HOST_NAME);
+    return s->ssl != NULL ? wolfSSL_get_servername(s->ssl, WOLFSSL_SNI_HOST_NAME) : NULL;
 }
 
 bool tls_session_resumed(const struct tls_session *s)
 {
-    return wolfSSL_session_reused(s->ssl) == 1;
+    return s->ssl != NULL && wolfSSL_session_reused(s->ssl) == 1;
 }
 
 bool tls_session_alpn_http11(const struct tls_session *s)
 {
     char *name = NULL;
     unsigned short len = 0;
-    if (wolfSSL_ALPN_GetProtocol(s->ssl, &name, &len) != WOLFSSL_SUCCESS)
+    if (s->ssl == NULL || wolfSSL_ALPN_GetProtocol(s->ssl, &name, &len) != WOLFSSL_SUCCESS)
         return false;
     return len == sizeof alpn_http11 - 1 && memcmp(name, alpn_http11, len) == 0;
 }

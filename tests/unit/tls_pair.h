@@ -213,6 +213,10 @@ struct tls_pair {
     size_t plain_cap;  /* the server's plaintext buffer size per feed (0: 16 KiB) */
     int server_result; /* the last negative feed result, 0 if none */
     int client_error;  /* wolfSSL_get_error of the client's last failure */
+    /* wolfSSL heap bytes the server session holds: the sum of the live-byte changes
+     * across every server call made through this harness (only with
+     * tls_pair_count_memory; the client's allocations happen outside those calls). */
+    long long server_heap_bytes;
 };
 
 /* Starts a client with SNI `sni` and ALPN list `alpn` ("h2,http/1.1"; NULL for none),
@@ -238,8 +242,9 @@ static inline void tls_pair_start(struct tls_pair *p, WOLFSSL_CTX *client_ctx,
                             WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) != WOLFSSL_SUCCESS)
             TLS_PAIR_DIE("client ALPN %s refused", alpn);
     }
-    if (tls_session_start(&p->server, server) != 0)
-        TLS_PAIR_DIE("tls_session_start failed");
+    long long before = tls_pair_wolf_bytes();
+    tls_session_start(&p->server, server);
+    p->server_heap_bytes += tls_pair_wolf_bytes() - before;
 }
 
 static inline void tls_pair_end(struct tls_pair *p)
@@ -272,6 +277,7 @@ static inline int tls_pair_serve(struct tls_pair *p)
     uint8_t plain[TLS_RECORD_PLAIN_MAX];
     size_t cap = p->plain_cap ? p->plain_cap : sizeof plain;
     int result = 0;
+    long long before = tls_pair_wolf_bytes();
     while (tls_pipe_pending(&p->c2s) > 0 && result == 0) {
         size_t n = tls_pipe_pending(&p->c2s);
         if (p->feed_piece > 0 && n > p->feed_piece)
@@ -299,6 +305,7 @@ static inline int tls_pair_serve(struct tls_pair *p)
         p->c2s.off += n; /* bytes after an error are dropped, as a connection would */
     }
     tls_pair_take_output(p);
+    p->server_heap_bytes += tls_pair_wolf_bytes() - before;
     if (result < 0 && p->server_result == 0)
         p->server_result = result;
     return result;
@@ -326,6 +333,17 @@ static inline int tls_pair_handshake(struct tls_pair *p)
             return 0;
     }
     TLS_PAIR_DIE("handshake stuck after %d turns", TLS_PAIR_TURNS_MAX);
+}
+
+/* Server -> client: encrypts `len` bytes and passes them on. Returns tls_session_write's
+ * result. */
+static inline int tls_pair_server_send(struct tls_pair *p, const void *data, size_t len)
+{
+    long long before = tls_pair_wolf_bytes();
+    int rc = tls_session_write(&p->server, data, len);
+    tls_pair_take_output(p);
+    p->server_heap_bytes += tls_pair_wolf_bytes() - before;
+    return rc;
 }
 
 /* Client -> server: writes `len` bytes and serves them. Returns the serve result. */
