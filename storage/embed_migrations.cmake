@@ -1,0 +1,32 @@
+# Generates the C table of schema migrations (storage/migrate.h: storage_migrations[]) from
+# storage/migrations/NNNN_name.sql, so `tidegate migrate` needs no files next to the binary.
+#   cmake -DMIGRATIONS_DIR=<dir> -DOUTPUT=<file.c> -P embed_migrations.cmake
+# Each file becomes a byte array (no escaping questions), in file-name order.
+file(GLOB files ${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+list(SORT files)
+if(NOT files)
+  message(FATAL_ERROR "no migrations in ${MIGRATIONS_DIR}")
+endif()
+set(body "/* Generated from storage/migrations/ by storage/embed_migrations.cmake. */\n")
+string(APPEND body "#include \"storage/migrate.h\"\n\n")
+set(table "")
+set(previous 0)
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  string(SUBSTRING ${name} 0 4 digits)
+  math(EXPR version "${digits}")
+  if(NOT version GREATER previous)
+    message(FATAL_ERROR "migration ${name}: versions must increase (after ${previous})")
+  endif()
+  set(previous ${version})
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n    "
+         bytes "${bytes}")
+  string(APPEND body "static const char sql_${version}[] = {\n    ${bytes}0x00};\n\n")
+  string(APPEND table "    {${version}, \"${name}\", sql_${version}},\n")
+endforeach()
+string(APPEND body "const struct migration storage_migrations[] = {\n${table}};\n")
+list(LENGTH files count)
+string(APPEND body "const size_t storage_migration_count = ${count};\n")
+file(WRITE ${OUTPUT} "${body}")
