@@ -32,6 +32,9 @@ struct ip_entry {
     uint32_t idle_next;
 };
 
+/* The size ip_limit.h and docs/edge.md give for the table's memory. */
+_Static_assert(sizeof(struct ip_entry) == 56, "an ip_limit entry is documented as 56 bytes");
+
 struct ip_shard {
     pthread_mutex_t lock;
     struct ip_entry *entries; /* capacity, allocated once */

@@ -17,13 +17,15 @@
  * the per-message hot path. Workers' loop clocks may differ by a few milliseconds; the bucket
  * ignores time going backwards, so that costs at most a moment of refill.
  *
- * Memory is bounded and allocated once, at creation: `addresses_max` entries of 56 bytes plus
- * a bucket array (touched only as they are used, so RSS follows the addresses actually seen).
- * No allocation per check. An address is tracked while it has connections, and afterwards
- * until its bucket has refilled (until then forgetting it would hand it a fresh burst); an
- * address with neither is dropped at once. When a shard is full, the address idle for the
- * longest (no connection, bucket not yet full) is evicted; when every entry of the shard has
- * live connections the new address is refused (IP_LIMIT_TABLE_FULL). Live connections bound
+ * Memory is bounded and allocated once, at creation: `addresses_max` entries of 56 bytes (in
+ * shards of addresses_max / shards, rounded down) plus 4-byte chain heads (per shard, the
+ * next power of two of its entries), touched only as they are used, so RSS follows the addresses
+ * actually seen. No allocation per check. An address is tracked while it has connections; when its
+ * last one closes it is dropped at once if its bucket is full (a new entry would be the same),
+ * otherwise kept as idle, since forgetting it would hand it a fresh burst. When a shard has no free
+ * entry, its longest-idle address is evicted (counted: under a flood of new addresses it may be one
+ * still refilling); addresses with live connections never are, and when a shard holds
+ * nothing else the new address is refused (IP_LIMIT_TABLE_FULL). Live connections bound
  * the addresses with connections, so with addresses_max at least max_connections plus a
  * margin for the shards' imbalance (the default is 131072 for max_connections 100000) a
  * full table needs an attacker holding that many connections already.
@@ -52,8 +54,8 @@ enum {
 #define IP_LIMIT_HANDLE_NONE UINT32_MAX
 
 struct ip_limit_config {
-    uint32_t connections_max;                 /* open connections per address; 0 = none */
-    struct token_bucket_rule new_connections; /* per address; rate_per_s 0 = no limit */
+    uint32_t connections_max;                 /* open connections per address; 0 = no limit */
+    struct token_bucket_rule new_connections; /* rate_per_s 0 = no limit; burst >= 1 always */
     uint32_t ipv6_prefix_bits;                /* IP_LIMIT_IPV6_PREFIX_MIN..128 */
     uint32_t addresses_max;                   /* tracked addresses, whole process */
     uint64_t hash_seed;                       /* random per process (hash flooding) */
