@@ -10,7 +10,7 @@
 #include "bench/hist.h"
 #include "bench/result.h"
 
-enum { W = 960, PANEL_H = 300, MARGIN_L = 80, MARGIN_R = 80, MARGIN_T = 50, GAP = 80 };
+enum { W = 960, PANEL_H = 300, MARGIN_L = 80, MARGIN_R = 80, MARGIN_T = 50, GAP = 110 };
 
 struct frame {
     double x0, y0, w, h; /* pixel box */

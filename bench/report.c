@@ -66,7 +66,11 @@ void bench_figures_compute(const struct bench_run *run, struct bench_figures *f)
     f->connect_per_s = f->ramp_s > 0 ? (double)run->ready_at_ramp_end / f->ramp_s : 0;
     latency_of(&run->result->connect_ns, &f->connect);
     latency_of(&run->result->latency_ns, &f->latency);
+    /* The sending window: --duration, or less when the run was cut short. */
     double window_s = (double)p->duration_ms / 1e3;
+    if (f->run_s > 0 && f->run_s < window_s)
+        window_s = f->run_s;
+    f->send_window_s = window_s;
     uint64_t received = c[BENCH_C_deliveries] + c[BENCH_C_echo_replies];
     if (window_s > 0) {
         f->sent_per_s = (double)c[BENCH_C_msgs_sent] / window_s;
@@ -167,8 +171,8 @@ static void print_messages(FILE *out, const struct bench_run *run, const struct 
     bool fanout = p->scenario == BENCH_FANOUT;
     uint64_t got = fanout ? c[BENCH_C_deliveries] : c[BENCH_C_echo_replies];
     fprintf(out, "  %-12s sent %llu (%.0f/s over %.1f s), %s %llu of %llu expected (%.0f/s)\n",
-            "messages", (unsigned long long)c[BENCH_C_msgs_sent], f->sent_per_s,
-            (double)p->duration_ms / 1e3, fanout ? "delivered" : "echoed", (unsigned long long)got,
+            "messages", (unsigned long long)c[BENCH_C_msgs_sent], f->sent_per_s, f->send_window_s,
+            fanout ? "delivered" : "echoed", (unsigned long long)got,
             (unsigned long long)c[BENCH_C_expected], f->received_per_s);
     fprintf(out,
             "  %-12s lost %llu, duplicated %llu, reordered %llu, unsent %llu, foreign %llu, "
@@ -238,6 +242,8 @@ void bench_report_summary(FILE *out, const struct bench_run *run, const struct b
         fprintf(out, "  note: --drain ended before everything sent had arrived\n");
     if (run->max_time_hit)
         fprintf(out, "  note: --max-time ended the run early\n");
+    if (run->interrupted)
+        fprintf(out, "  note: interrupted (^C): the figures cover the run up to then\n");
 }
 
 /* ---- JSON ---- */
@@ -418,6 +424,7 @@ static void json_body(struct jw *j, const struct bench_run *run, const struct be
     jw_bool(j, "drain_timed_out", run->drain_timed_out);
     jw_bool(j, "storm_timed_out", run->storm_timed_out);
     jw_bool(j, "max_time_hit", run->max_time_hit);
+    jw_bool(j, "interrupted", run->interrupted);
     jw_close(j, '}');
     jw_u64(j, "ready_at_ramp_end", run->ready_at_ramp_end);
     jw_u64(j, "open_at_run_end", run->open_at_run_end);

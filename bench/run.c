@@ -27,6 +27,17 @@ enum {
     DRAIN_MIN_MS = 100,
 };
 
+/* Set by the first SIGINT: the run ends early but is still counted and reported. */
+static volatile sig_atomic_t interrupt_requested;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (interrupt_requested)
+        _exit(130); /* a second ^C: give up on the report */
+    interrupt_requested = 1;
+}
+
 static uint64_t ms_to_ns(uint64_t ms)
 {
     return ms * 1000000u;
@@ -193,8 +204,11 @@ static bool coord_step(struct coord *co, uint64_t now_ns)
     struct bench_shared *sh = co->sh;
     int phase = atomic_load(&sh->phase);
     uint64_t in_phase_ns = now_ns - co->phase_start_ns;
-    if (now_ns - run->origin_ns >= ms_to_ns(p->max_time_ms) || run->procs_failed > 0) {
-        run->max_time_hit = run->procs_failed == 0;
+    bool interrupted = interrupt_requested != 0;
+    if (now_ns - run->origin_ns >= ms_to_ns(p->max_time_ms) || run->procs_failed > 0 ||
+        interrupted) {
+        run->max_time_hit = run->procs_failed == 0 && !interrupted;
+        run->interrupted = interrupted;
         if (phase == PHASE_RUN && run->run_end_ns == 0)
             end_measured_phase(co, now_ns);
         set_phase(co, PHASE_DONE, now_ns);
@@ -278,6 +292,7 @@ static int fork_children(struct coord *co, uint64_t slice_ns)
             return -1;
         }
         if (pid == 0) {
+            signal(SIGINT, SIG_IGN); /* the parent ends the run; the children follow it */
             int failed = child_main(co->p, co->sh, i, slice_ns);
             fflush(NULL);
             _exit(failed);
@@ -360,6 +375,10 @@ int bench_run(const struct bench_params *p, struct bench_run *run)
     }
     uint64_t slice_ns = bench_slice_ns_for(expected_run_ms(p));
     take_reading(p, &run->before);
+    interrupt_requested = 0;
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     int ret = fork_children(&co, slice_ns);
     if (ret == 0)
         ret = wait_threads_up(&co);

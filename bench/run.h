@@ -46,6 +46,7 @@ struct bench_run {
     uint64_t storm_end_ns; /* everyone back */
     uint64_t done_ns;
     bool ramp_timed_out, drain_timed_out, storm_timed_out, max_time_hit;
+    bool interrupted;           /* ended early by ^C (SIGINT); a second one exits at once */
     uint64_t ready_at_ramp_end; /* connections ready when the ramp ended */
     uint64_t open_at_run_end;   /* connections open when the measured phase ended */
     uint64_t open_before_storm;
