@@ -272,7 +272,8 @@ static void v2_addresses(const uint8_t *body, uint8_t family, struct proxy_heade
     /* UNIX: 216 bytes of paths, no IP address to tell. */
 }
 
-/* The fixed part: version, command, family, length; each checked as soon as it is there. */
+/* The fixed part: version, command, family, length, each checked as soon as it is there.
+ * Answers DONE (with the header's total and address bytes) once the whole header is there. */
 static enum proxy_result v2_fixed(const uint8_t *buf, size_t len, size_t header_bytes_max,
                                   size_t *total, size_t *addr_bytes)
 {
