@@ -86,36 +86,57 @@ static uint8_t *pattern(size_t len, unsigned seed)
     return b;
 }
 
+/* With TIDEGATE_TLS_SEED_DIR set, keeps `hello` there as a seed for tests/fuzz/fuzz_tls.c
+ * (first byte 0: the target feeds the rest at once). */
+static void seed_write(const char *name, const uint8_t *hello, size_t len)
+{
+    const char *dir = getenv("TIDEGATE_TLS_SEED_DIR");
+    if (dir == NULL)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputc(0, f), 0);
+    assert_int_equal(fwrite(hello, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void client_hello_split_at_every_byte(void **state)
 {
     (void)state;
-    struct tls_pair p;
-    tls_pair_start(&p, client_13, server, "a.test", "http/1.1");
-    assert_int_equal(wolfSSL_get_error(p.client, wolfSSL_connect(p.client)),
-                     WOLFSSL_ERROR_WANT_READ);
-    size_t hello_len = tls_pipe_pending(&p.c2s);
-    assert_true(hello_len > 100);
-    const uint8_t *hello = p.c2s.data + p.c2s.off;
-    uint8_t plain[64];
-    for (size_t k = 1; k < hello_len; k++) {
-        struct tls_session s;
-        tls_session_start(&s, server);
-        size_t used = 0;
-        assert_int_equal(tls_session_feed(&s, hello, k, &used, plain, sizeof plain), 0);
-        assert_int_equal(used, k);
-        assert_int_equal(tls_session_output_bytes(&s), 0);
-        assert_int_equal(tls_session_feed(&s, hello + k, hello_len - k, &used, plain, sizeof plain),
-                         0);
-        assert_int_equal(used, hello_len - k);
-        struct out_chunk *reply = tls_session_output_take(&s);
-        assert_non_null(reply);
-        assert_true(reply->len > 100);
-        assert_int_equal(reply->data[0], 22); /* a handshake record: the ServerHello */
-        out_chunk_unref(reply);
-        assert_int_equal(s.state, TLS_STATE_HANDSHAKE);
-        tls_session_end(&s);
+    WOLFSSL_CTX *clients[] = {client_13, client_12};
+    const char *seeds[] = {"wolfssl_tls13_sni_alpn", "wolfssl_tls12_sni_alpn"};
+    for (int c = 0; c < 2; c++) {
+        struct tls_pair p;
+        tls_pair_start(&p, clients[c], server, "a.test", "http/1.1");
+        assert_int_equal(wolfSSL_get_error(p.client, wolfSSL_connect(p.client)),
+                         WOLFSSL_ERROR_WANT_READ);
+        size_t hello_len = tls_pipe_pending(&p.c2s);
+        assert_true(hello_len > 100);
+        const uint8_t *hello = p.c2s.data + p.c2s.off;
+        seed_write(seeds[c], hello, hello_len);
+        uint8_t plain[64];
+        for (size_t k = 1; k < hello_len; k++) {
+            struct tls_session s;
+            tls_session_start(&s, server);
+            size_t used = 0;
+            assert_int_equal(tls_session_feed(&s, hello, k, &used, plain, sizeof plain), 0);
+            assert_int_equal(used, k);
+            assert_int_equal(tls_session_output_bytes(&s), 0);
+            assert_int_equal(
+                tls_session_feed(&s, hello + k, hello_len - k, &used, plain, sizeof plain), 0);
+            assert_int_equal(used, hello_len - k);
+            struct out_chunk *reply = tls_session_output_take(&s);
+            assert_non_null(reply);
+            assert_true(reply->len > 100);
+            assert_int_equal(reply->data[0], 22); /* a handshake record: the ServerHello */
+            out_chunk_unref(reply);
+            assert_int_equal(s.state, TLS_STATE_HANDSHAKE);
+            tls_session_end(&s);
+        }
+        tls_pair_end(&p);
     }
-    tls_pair_end(&p);
 }
 
 static void handshakes_fed_one_byte_at_a_time(void **state)
