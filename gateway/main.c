@@ -13,6 +13,7 @@
 #include "gateway/auth_keys.h"
 #include "gateway/options.h"
 #include "gateway/server.h"
+#include "storage/migrate.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -24,6 +25,8 @@ static void print_usage(FILE *out)
             "  tidegate [--config FILE] [--OPTION VALUE ...]   run the gateway\n"
             "  tidegate --check-config FILE [--OPTION VALUE ...]\n"
             "                                  validate a configuration, print it, exit\n"
+            "  tidegate migrate [--database CONNINFO]\n"
+            "                                  apply the PostgreSQL schema (docs/storage.md)\n"
             "  tidegate --help | --version\n\n"
             "Options come from built-in defaults, then FILE (lines of `name = value`), then\n"
             "the command line. Every option below is valid in both; the file uses\n"
@@ -137,6 +140,8 @@ static int load_auth(const struct gw_options *o, struct gw_auth *auth)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return storage_migrate_main(argc - 1, argv + 1);
     struct cli cli = {0};
     int ret = cli_scan(argc, argv, &cli);
     if (ret >= 0)
