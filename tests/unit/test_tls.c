@@ -443,6 +443,44 @@ static void reload_swaps_certificates_for_new_sessions_only(void **state)
     tls_current_destroy(&cur);
 }
 
+enum { THREAD_HANDSHAKES = 40, RELOADS = 10 };
+
+static void *handshakes_on_current(void *arg)
+{
+    struct tls_current *cur = arg;
+    for (int i = 0; i < THREAD_HANDSHAKES; i++) {
+        struct tls_pair p;
+        struct tls_server *s = tls_current_acquire(cur);
+        tls_pair_start(&p, client_any, s, "a.test", "http/1.1");
+        tls_server_unref(s);
+        if (tls_pair_handshake(&p) != 0 || tls_pair_client_send_text(&p, "x", 1) != 0 ||
+            p.got_len != 1)
+            TLS_PAIR_DIE("handshake %d on a worker thread failed", i);
+        tls_pair_end(&p);
+    }
+    tls_thread_end();
+    return NULL;
+}
+
+/* Two threads start sessions from the current server while it is reloaded: every session
+ * keeps a server alive while it runs, and no server is freed twice (ASan build). */
+static void reload_while_other_threads_handshake(void **state)
+{
+    (void)state;
+    struct tls_current cur;
+    char err[256];
+    assert_true(tls_current_init(&cur, &ab_options, 600, err, sizeof err));
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, handshakes_on_current, &cur), 0);
+    for (int r = 0; r < RELOADS; r++)
+        assert_true(tls_current_reload(&cur, &ab_options, err, sizeof err));
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    assert_int_equal(cur.generation, 1 + RELOADS);
+    tls_current_destroy(&cur);
+}
+
 /* tls_server_new's error for `files`, which must fail. */
 static void expect_load_error(const struct tls_cert_files *files, size_t count,
                               unsigned min_version, const char *needle)
@@ -520,6 +558,7 @@ int main(void)
         cmocka_unit_test(tickets_survive_one_key_rotation_not_two),
         cmocka_unit_test(tickets_off_means_full_handshakes),
         cmocka_unit_test(reload_swaps_certificates_for_new_sessions_only),
+        cmocka_unit_test(reload_while_other_threads_handshake),
         cmocka_unit_test(bad_certificate_files_give_sentences),
         cmocka_unit_test(every_error_has_a_name_and_a_sentence),
     };
