@@ -133,6 +133,16 @@ static int error_from_wolf(int wolf)
     }
 }
 
+/* Fails the session for good with `error` (wolfSSL's code `wolf` behind it, for logs). */
+static int session_fail(struct tls_session *s, int error, int wolf)
+{
+    assert(error < 0 && error >= TLS_ERROR_MIN && error != TLS_PEER_CLOSED);
+    s->wolf_error = wolf;
+    s->error = (int8_t)error;
+    s->state = TLS_STATE_FAILED;
+    return error;
+}
+
 /* Turns a failed wolfSSL call into our result: 0 for "needs input", TLS_PEER_CLOSED, or
  * an error that fails the session for good. */
 static int session_result(struct tls_session *s, int ret)
@@ -147,10 +157,7 @@ static int session_result(struct tls_session *s, int ret)
     int error = error_from_wolf(wolf);
     if (s->out_failed)
         error = s->out_full ? TLS_ERR_OUTPUT_FULL : TLS_ERR_NOMEM;
-    s->wolf_error = wolf;
-    s->error = (int8_t)error;
-    s->state = TLS_STATE_FAILED;
-    return error;
+    return session_fail(s, error, wolf);
 }
 
 /* ---- life ---- */
@@ -202,11 +209,8 @@ static ssize_t feed_step(struct tls_session *s, uint8_t *plain, size_t plain_cap
 {
     if (s->ssl == NULL) {
         int rc = session_create(s);
-        if (rc != 0) {
-            s->error = (int8_t)rc;
-            s->state = TLS_STATE_FAILED;
-            return rc;
-        }
+        if (rc != 0)
+            return session_fail(s, rc, 0);
     }
     if (s->state == TLS_STATE_HANDSHAKE) {
         int rc = wolfSSL_accept(s->ssl);
@@ -272,14 +276,17 @@ int tls_session_write(struct tls_session *s, const void *plain, size_t len)
     const uint8_t *p = plain;
     while (len > 0) {
         size_t piece = len < WRITE_PIECE_BYTES_MAX ? len : WRITE_PIECE_BYTES_MAX;
-        if (!reserve_for_plain(s, piece)) {
-            s->error = s->out_full ? TLS_ERR_OUTPUT_FULL : TLS_ERR_NOMEM;
-            s->state = TLS_STATE_FAILED;
-            return s->error;
-        }
+        if (!reserve_for_plain(s, piece))
+            return session_fail(s, s->out_full ? TLS_ERR_OUTPUT_FULL : TLS_ERR_NOMEM, 0);
         int n = wolfSSL_write(s->ssl, p, (int)piece);
-        if (n != (int)piece)
-            return session_result(s, n) == 0 ? TLS_ERR_INTERNAL : s->error;
+        if (n != (int)piece) {
+            /* Output is never refused, so a short write is a failure: wanting input or
+             * seeing close_notify here would be wolfSSL misbehaving. */
+            int r = session_result(s, n);
+            if (r == 0 || r == TLS_PEER_CLOSED)
+                r = session_fail(s, TLS_ERR_INTERNAL, wolfSSL_get_error(s->ssl, n));
+            return r;
+        }
         p += piece;
         len -= piece;
     }

@@ -312,6 +312,24 @@ static void close_notify_both_ways(void **state)
     tls_pair_end(&p);
 }
 
+/* A TLS 1.3 KeyUpdate from the client is answered with the server's own (output produced
+ * while feeding), and data keeps flowing both ways under the new keys. */
+static void key_updates_are_answered(void **state)
+{
+    (void)state;
+    struct tls_pair p;
+    established(&p, client_13);
+    assert_int_equal(wolfSSL_update_keys(p.client), WOLFSSL_SUCCESS);
+    assert_int_equal(tls_pair_client_send_text(&p, "after", 5), 0);
+    assert_int_equal(p.got_len, 5);
+    assert_true(tls_pipe_pending(&p.s2c) > 0); /* the server's KeyUpdate */
+    assert_int_equal(tls_pair_server_send(&p, "reply", 5), 0);
+    client_expect(&p, (const uint8_t *)"reply", 5);
+    assert_int_equal(tls_pair_client_send_text(&p, "again", 5), 0);
+    assert_memory_equal(p.got, "afteragain", 10);
+    tls_pair_end(&p);
+}
+
 static void a_connection_that_sends_nothing_holds_nothing(void **state)
 {
     (void)state;
@@ -484,6 +502,7 @@ int main(void)
         cmocka_unit_test(a_megabyte_each_way),
         cmocka_unit_test(writev_gathers_small_pieces_into_one_record),
         cmocka_unit_test(close_notify_both_ways),
+        cmocka_unit_test(key_updates_are_answered),
         cmocka_unit_test(a_connection_that_sends_nothing_holds_nothing),
         cmocka_unit_test(garbage_gives_errors_not_crashes),
         cmocka_unit_test(tampered_records_fail_with_an_alert),
