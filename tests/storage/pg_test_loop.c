@@ -88,7 +88,7 @@ bool pg_test_loop_run(struct pg_test_loop *t, bool (*done)(void *arg), void *arg
             return false;
         if (t->on_turn != NULL)
             t->on_turn(t->on_turn_arg);
-        if (loop_run_once(&t->loop, 50) != 0) {
+        if (loop_run_once(&t->loop, t->wait_ms_max > 0 ? t->wait_ms_max : 50) != 0) {
             fprintf(stderr, "pg_test_loop: io_uring_enter failed\n");
             abort();
         }

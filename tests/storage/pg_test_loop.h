@@ -19,6 +19,7 @@ struct pg_test_loop {
     struct pg_reader *readers[PG_TEST_OWNERS_MAX];
     void (*on_turn)(void *arg); /* optional: called once per turn (tests that feed load) */
     void *on_turn_arg;
+    uint64_t wait_ms_max; /* longest sleep of a turn; 0 means 50 (a paced feeder wants 1) */
 };
 
 /* Creates the loop in this thread; returns 0 or -1 after printing why. */
