@@ -346,6 +346,21 @@ static void writer_round_done(struct pg_writer *w)
     writer_kick(w);
 }
 
+/* A message the database refuses for its content: logged (the first, then at powers of
+ * two), then dropped by the caller. */
+static void writer_log_rejected(struct pg_writer *w, const struct pg_op *op)
+{
+    uint64_t rejected = pg_metric_get(&w->metrics.rejected_total) + 1;
+    if ((rejected & (rejected - 1)) != 0)
+        return;
+    const struct pg_msg *m = &writer_at(w, 0)->msg;
+    log_warn("storage", "PostgreSQL refused a message; it is not stored",
+             "sqlstate=%s channel=\"%.*s\" epoch=\"%.*s\" offset=%llu data_bytes=%u rejected=%llu",
+             op->sqlstate, (int)(m->channel_len > 200 ? 200 : m->channel_len), m->channel,
+             (int)(m->epoch_len > 64 ? 64 : m->epoch_len), m->epoch, (unsigned long long)m->offset,
+             m->data_len, (unsigned long long)rejected);
+}
+
 static void writer_batch_done(struct pg_writer *w, const struct pg_op *op)
 {
     assert(w->round_groups > 0);
@@ -358,6 +373,7 @@ static void writer_batch_done(struct pg_writer *w, const struct pg_op *op)
             pg_hist_observe(&w->metrics.batch_messages, op->count);
             writer_pop(w, op->count, PG_MSG_STORED);
         } else if (writer_data_error(op->sqlstate) && op->count == 1) {
+            writer_log_rejected(w, op);
             writer_pop(w, 1, PG_MSG_REJECTED);
         } else {
             w->round_failed = true;
