@@ -62,6 +62,7 @@
     X(pings_answered, "server pings answered with a pong")                                         \
     X(churn_cycles, "churn: disconnect+reconnect cycles started")                                  \
     X(ramp_cpu_us, "harness CPU time (user+system) during the ramp")                               \
+    X(recv_rearms, "multishot receives re-armed after the thread ran out of receive buffers")      \
     X(run_cpu_us, "harness CPU time (user+system) from the end of the ramp to the end")
 
 #define BENCH_COUNTER_ENUM(name, desc) BENCH_C_##name,
@@ -105,6 +106,7 @@ struct bench_result {
     uint64_t proto_errors[BENCH_PROTO_ERROR_COUNT];
     struct hist connect_ns; /* connection start to ready */
     struct hist latency_ns; /* delivery latency (fanout) or round trip (echo) */
+    struct hist lag_ns;     /* how late each message was written, against its schedule */
     uint64_t slice_ns;
     uint32_t slices_used; /* slices[0..slices_used) have been written */
     struct bench_slice slices[BENCH_SLICES_MAX];

@@ -183,8 +183,10 @@ static void worker_sender_pump(struct worker *w, struct client_conn *c)
             c->role == ROLE_ECHO ? w->adapter->echo(w, c, &pl) : w->adapter->publish(w, c, &pl);
         if (!queued)
             return; /* the buffer is full: on_sent pumps again */
-        if (now_ns > due_ns && now_ns - due_ns > w->result->behind_max_ns)
-            w->result->behind_max_ns = now_ns - due_ns;
+        uint64_t lag_ns = now_ns > due_ns ? now_ns - due_ns : 0;
+        hist_record(&w->result->lag_ns, lag_ns);
+        if (lag_ns > w->result->behind_max_ns)
+            w->result->behind_max_ns = lag_ns;
         r->seq++;
     }
     if (r->seq < r->slots) {
@@ -748,6 +750,7 @@ int worker_run(struct worker *w)
         worker_enter_phase(w, PHASE_DONE, PHASE_DONE, client_clock_ns());
     worker_push_live(w);
     w->result->counters[BENCH_C_pings_answered] += w->client.pings_answered;
+    w->result->counters[BENCH_C_recv_rearms] += w->client.recv_rearms;
     atomic_fetch_add(&w->shared->live[LIVE_THREADS_DONE], 1);
     worker_teardown(w);
     return ret == 0 ? 0 : -1;
