@@ -2,7 +2,7 @@
  * batching, against one INSERT (one transaction) per message, in the same run, on the same
  * throwaway server; and what a batch costs in latency at each size.
  *
- *   build/pg_batch [--messages N] [--single N] [--sizes 1,10,100,1000,5000]
+ *   build/pg_batch [--messages N] [--single N] [--rounds 3] [--sizes 1,10,100,1000,5000]
  *                  [--rates 1000,10000,50000] [--data-bytes B] [--no-fsync]
  *
  * A stand-alone tool (like alloc_count.c): it links storage/ and the test server harness
@@ -10,7 +10,9 @@
  * PostgreSQL in a temporary directory with fsync ON (what a production commit costs; pass
  * --no-fsync for the test suite's setting), applies the schema and runs, each on a fresh
  * epoch so every row is new:
- *   single   one INSERT per message: blocking PQexecParams, autocommit (a naive writer)
+ *   ratio    --rounds times, alternating: one INSERT per message (blocking PQexecParams,
+ *            autocommit: a naive writer; --single messages), the writer with batches of 1
+ *            and with batches of 1000 (--messages): messages/s and the ratio, median shown
  *   writer   the batch writer at each --sizes value (batch_messages_max), fed as fast as its
  *            queue takes messages: messages/s, batches, flush latency, enqueue->stored
  *   copy     COPY into a temporary table + INSERT ... SELECT ... ON CONFLICT DO NOTHING,
@@ -41,6 +43,7 @@ struct bench_opts {
     uint32_t data_bytes;             /* the JSON data of each message */
     uint32_t rates[BENCH_SIZES_MAX]; /* paced runs, messages/s */
     uint32_t rate_count;
+    uint32_t rounds; /* alternating single/batched rounds for the ratio */
     bool fsync;
 };
 
@@ -112,6 +115,12 @@ static void msgs_done(void *ctx, void *cookie, enum pg_msg_status status)
     b->latency_us[b->done++] = now_us() - b->enqueued_us[i];
     if (status != PG_MSG_STORED)
         b->failed++;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -232,13 +241,22 @@ static int run_writer(const char *conninfo, const struct pg_writer_config *cfg, 
     return 0;
 }
 
+static void writer_config_for(struct pg_writer_config *cfg, uint32_t batch)
+{
+    pg_writer_config_defaults(cfg);
+    cfg->batch_messages_max = batch;
+    cfg->queue_messages_max = batch * 4 > 100000 ? batch * 4 : 100000;
+    cfg->queue_bytes_max = (uint64_t)256 << 20;
+    cfg->batch_bytes_max = 64u << 20;
+}
+
 /* ---- the blocking references ---- */
 
 /* One INSERT per message, autocommit, waiting for each: what a writer without batching does. */
-static double run_single(PGconn *pg, uint32_t n, uint32_t data_bytes)
+static double run_single(PGconn *pg, uint32_t n, uint32_t data_bytes, const char *epoch)
 {
     struct bench_msgs b;
-    msgs_init(&b, n, data_bytes, "single");
+    msgs_init(&b, n, data_bytes, epoch);
     uint64_t start = now_us();
     for (uint32_t i = 0; i < n; i++) {
         const struct pg_msg *m = &b.msgs[i];
@@ -366,7 +384,8 @@ static int parse_list(const char *text, uint32_t *out, uint32_t *count, unsigned
 
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
-    *o = (struct bench_opts){.messages = 200000, .single = 5000, .data_bytes = 100, .fsync = true};
+    *o = (struct bench_opts){
+        .messages = 200000, .single = 5000, .data_bytes = 100, .rounds = 3, .fsync = true};
     parse_list("1,10,100,1000,5000", o->sizes, &o->size_count, 1, 10000);
     parse_list("1000,10000,50000", o->rates, &o->rate_count, 1, 1000000);
     for (int i = 1; i < argc; i++) {
@@ -382,6 +401,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             o->messages = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--single") == 0)
             o->single = (uint32_t)strtoul(v, NULL, 10);
+        else if (strcmp(a, "--rounds") == 0)
+            o->rounds = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--data-bytes") == 0)
             o->data_bytes = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--rates") == 0) {
@@ -393,7 +414,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         } else
             return -1;
     }
-    if (o->messages < 1000 || o->single < 100 || o->data_bytes < 9 || o->data_bytes > 65536)
+    if (o->messages < 1000 || o->single < 100 || o->rounds < 1 || o->rounds > BENCH_SIZES_MAX ||
+        o->data_bytes < 9 || o->data_bytes > 65536)
         return -1;
     return 0;
 }
@@ -402,8 +424,10 @@ int main(int argc, char **argv)
 {
     struct bench_opts o;
     if (parse_args(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: pg_batch [--messages N>=1000] [--single N>=100] [--sizes 1,10,"
-                        "...] [--rates R,...] [--data-bytes 9..65536] [--no-fsync]\n");
+        fprintf(
+            stderr,
+            "usage: pg_batch [--messages N>=1000] [--single N>=100] [--rounds 1..8] [--sizes 1,10,"
+            "...] [--rates R,...] [--data-bytes 9..65536] [--no-fsync]\n");
         return 2;
     }
     log_level_set(LOG_WARN);
@@ -421,28 +445,46 @@ int main(int argc, char **argv)
         return 1;
     printf("PostgreSQL %d, fsync %s, %u-byte data, %u channels\n\n", PQserverVersion(pg),
            o.fsync ? "on" : "off", o.data_bytes, BENCH_CHANNELS);
-    double single = run_single(pg, o.single, o.data_bytes);
-    printf("Throughput: fed as fast as the queue takes messages.\n\n"
-           "| mode | messages | messages/s | transactions | mean batch | flush mean |"
+    /* The ratio, measured in alternating rounds: the cost of a commit on a shared machine
+     * drifts over a run, and alternating keeps both sides under the same conditions. */
+    printf("Batched against one INSERT per message, alternating, %u rounds.\n\n"
+           "| round | one INSERT per message (blocking) | writer, batch 1 | writer, batch 1000 |"
+           " batch 1000 / one INSERT |\n|---|---|---|---|---|\n",
+           o.rounds);
+    double ratios[BENCH_SIZES_MAX];
+    for (uint32_t k = 0; k < o.rounds; k++) {
+        char epoch[32];
+        snprintf(epoch, sizeof epoch, "single%u", k);
+        double single = run_single(pg, o.single, o.data_bytes, epoch);
+        struct pg_writer_config cfg;
+        struct writer_result one, batched;
+        writer_config_for(&cfg, 1);
+        snprintf(epoch, sizeof epoch, "one%u", k);
+        if (run_writer(conninfo, &cfg, o.single, o.data_bytes, 0, epoch, &one) != 0)
+            return 1;
+        writer_config_for(&cfg, 1000);
+        snprintf(epoch, sizeof epoch, "batched%u", k);
+        if (run_writer(conninfo, &cfg, o.messages, o.data_bytes, 0, epoch, &batched) != 0)
+            return 1;
+        ratios[k] = batched.per_s / single;
+        printf("| %u | %.0f/s | %.0f/s | %.0f/s | %.1fx |\n", k + 1, single, one.per_s,
+               batched.per_s, ratios[k]);
+        fflush(stdout);
+    }
+    qsort(ratios, o.rounds, sizeof ratios[0], cmp_double);
+    printf("\nmedian ratio: %.1fx\n\n", ratios[o.rounds / 2]);
+    printf("Batch size: throughput fed as fast as the queue takes messages, and what a batch"
+           " costs.\n\n| mode | messages | messages/s | transactions | mean batch | flush mean |"
            " flush p99 (bucket) |\n|---|---|---|---|---|---|---|\n");
-    printf("| one INSERT per message (blocking, autocommit) | %u | %.0f | %u | 1 | | |\n", o.single,
-           single, o.single);
-    double best = 0;
     for (uint32_t s = 0; s < o.size_count; s++) {
         struct pg_writer_config cfg;
-        pg_writer_config_defaults(&cfg);
-        cfg.batch_messages_max = o.sizes[s];
-        cfg.queue_messages_max = o.sizes[s] * 4 > 100000 ? o.sizes[s] * 4 : 100000;
-        cfg.queue_bytes_max = (uint64_t)256 << 20;
-        cfg.batch_bytes_max = 64u << 20;
+        writer_config_for(&cfg, o.sizes[s]);
         uint32_t n = o.sizes[s] < 100 ? o.single * o.sizes[s] : o.messages;
         char epoch[32];
         snprintf(epoch, sizeof epoch, "w%u", o.sizes[s]);
         struct writer_result r;
         if (run_writer(conninfo, &cfg, n, o.data_bytes, 0, epoch, &r) != 0)
             return 1;
-        if (r.per_s > best)
-            best = r.per_s;
         printf("| writer, batch_messages_max %u | %u | %.0f | %" PRIu64 " | %.1f | %.2f ms |"
                " %.2f ms |\n",
                o.sizes[s], n, r.per_s, r.batches, r.batch_mean, r.flush_mean_us / 1000.0,
@@ -452,7 +494,7 @@ int main(int argc, char **argv)
     double copy = run_copy(pg, o.messages, 1000, o.data_bytes);
     printf("| COPY + INSERT SELECT, batches of 1000 (blocking) | %u | %.0f | %u | 1000 | | |\n",
            o.messages, copy, (o.messages + 999) / 1000);
-    printf("\nbatched (best) / one INSERT per message: %.1fx\n\n", best / single);
+    printf("\n");
     printf("Latency: the writer with its defaults (batch 1000, delay 5 ms), fed at a steady rate"
            " for 5 s.\n\n| rate (messages/s) | messages | mean batch | flush mean |"
            " flush p99 (bucket) | enqueue->stored p50 | p99 | p99.9 |\n"
