@@ -73,9 +73,23 @@ void bench_figures_compute(const struct bench_run *run, struct bench_figures *f)
         window_s = f->run_s;
     f->send_window_s = window_s;
     uint64_t received = c[BENCH_C_deliveries] + c[BENCH_C_echo_replies];
+    /* Receiving lasts until the last message arrived (a server that falls behind is still
+     * delivering after the senders stopped): the rate is over that longer window. */
+    double receive_s = window_s;
+    const struct bench_result *r = run->result;
+    for (uint32_t i = r->slices_used; i > 0 && run->run_start_ns != 0; i--) {
+        if (r->slices[i - 1].latency_count == 0)
+            continue;
+        uint64_t last_ns = run->origin_ns + (uint64_t)i * r->slice_ns;
+        double since_start_s = span_s(run->run_start_ns, last_ns);
+        if (since_start_s > receive_s)
+            receive_s = since_start_s;
+        break;
+    }
+    f->receive_window_s = receive_s;
     if (window_s > 0) {
         f->sent_per_s = (double)c[BENCH_C_msgs_sent] / window_s;
-        f->received_per_s = (double)received / window_s;
+        f->received_per_s = (double)received / receive_s;
     }
     bool ramp_window = false;
     switch (p->scenario) {
@@ -171,10 +185,12 @@ static void print_messages(FILE *out, const struct bench_run *run, const struct 
     const uint64_t *c = run->result->counters;
     bool fanout = p->scenario == BENCH_FANOUT;
     uint64_t got = fanout ? c[BENCH_C_deliveries] : c[BENCH_C_echo_replies];
-    fprintf(out, "  %-12s sent %llu (%.0f/s over %.1f s), %s %llu of %llu expected (%.0f/s)\n",
+    fprintf(out,
+            "  %-12s sent %llu (%.0f/s over %.1f s), %s %llu of %llu expected (%.0f/s over "
+            "%.1f s)\n",
             "messages", (unsigned long long)c[BENCH_C_msgs_sent], f->sent_per_s, f->send_window_s,
             fanout ? "delivered" : "echoed", (unsigned long long)got,
-            (unsigned long long)c[BENCH_C_expected], f->received_per_s);
+            (unsigned long long)c[BENCH_C_expected], f->received_per_s, f->receive_window_s);
     fprintf(out,
             "  %-12s lost %llu, duplicated %llu, reordered %llu, unsent %llu, foreign %llu, "
             "unparsed %llu\n",
@@ -432,6 +448,8 @@ static void json_body(struct jw *j, const struct bench_run *run, const struct be
     jw_num(j, "connect_per_s", f->connect_per_s);
     jw_num(j, "sent_per_s", f->sent_per_s);
     jw_num(j, "received_per_s", f->received_per_s);
+    jw_num(j, "send_window_s", f->send_window_s);
+    jw_num(j, "receive_window_s", f->receive_window_s);
     jw_num(j, "behind_max_ms", (double)r->behind_max_ns / 1e6);
     jw_latency(j, "connect_ms", &f->connect);
     jw_latency(j, "latency_ms", &f->latency);

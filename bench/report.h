@@ -25,11 +25,12 @@ struct bench_figures {
     double ramp_s, run_s, total_s, storm_s;
     double connect_per_s; /* connections ready during the ramp / ramp time */
     struct bench_latency connect, latency, lag;
-    double send_window_s;  /* --duration, or less when the run was cut short */
-    double sent_per_s;     /* messages written per second of the sending window */
-    double received_per_s; /* deliveries or replies per second of the sending window */
-    const char *op_name;   /* what CPU is divided by */
-    const char *ops_name;  /* its plural */
+    double send_window_s;    /* --duration, or less when the run was cut short */
+    double sent_per_s;       /* messages written per second of the sending window */
+    double receive_window_s; /* from the start of sending to the last message received */
+    double received_per_s;   /* deliveries or replies per second of the receive window */
+    const char *op_name;     /* what CPU is divided by */
+    const char *ops_name;    /* its plural */
     uint64_t ops;
     bool server_cpu_ok;
     double server_cpu_s; /* in the window of the operations */
