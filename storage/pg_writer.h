@@ -18,6 +18,7 @@
  *
  * Every accepted message gets exactly one `done` callback, in enqueue order, from the loop
  * (never from inside pg_writer_enqueue): STORED, REJECTED, or ABANDONED at pg_writer_destroy.
+ * `done` may enqueue more and may call pg_writer_stop; it must not destroy the writer.
  * The message's bytes are not copied: the spans given to pg_writer_enqueue must stay valid
  * and unchanged until that callback.
  *
