@@ -186,8 +186,11 @@ static void pg_conn_lost(struct pg_conn *c, const char *why)
     pg_conn_teardown(c);
     pg_metric_add(&c->metrics->disconnects_total, 1);
     c->failures++;
-    log_warn("storage", "lost the PostgreSQL connection; reconnecting",
-             "conn=%s retry_in_ms_max=%u error=\"%s\"", c->name, c->backoff_ms, c->error);
+    /* A healthy link lost logs at once (failures was reset when it proved itself); a server
+     * that keeps refusing the setup logs at powers of two. */
+    if ((c->failures & (c->failures - 1)) == 0)
+        log_warn("storage", "lost the PostgreSQL connection; reconnecting",
+                 "conn=%s retry_in_ms_max=%u error=\"%s\"", c->name, c->backoff_ms, c->error);
     pg_conn_schedule_retry(c);
     c->ops->down(c->owner, c->error);
 }

@@ -423,9 +423,12 @@ static void writer_log_error(struct pg_writer *w, const struct pg_op *op, const 
     char line[PG_CONN_ERROR_BYTES];
     pg_conn_one_line(line, sizeof line, PQresultErrorMessage(res));
     bool schema = strcmp(op->sqlstate, "42P01") == 0 || strcmp(op->sqlstate, "42883") == 0;
-    uint64_t errors = pg_metric_get(&w->metrics.batch_errors_total);
-    /* Batch errors repeat at every retry: log the first and then at powers of two. */
-    if (op->kind != OP_BATCH || (errors & (errors - 1)) == 0)
+    /* Errors repeat at every retry: log the first and then at powers of two (of the batch
+     * errors, or of the failed links for the setup). */
+    uint64_t errors = op->kind == OP_BATCH   ? pg_metric_get(&w->metrics.batch_errors_total)
+                      : op->kind == OP_SETUP ? (uint64_t)w->conn.failures + 1
+                                             : 1;
+    if ((errors & (errors - 1)) == 0)
         log_warn("storage", "PostgreSQL refused a statement",
                  "while=\"%s\" sqlstate=%s%s error=\"%s\"", what[op->kind], op->sqlstate,
                  schema ? " hint=\"apply the schema: tidegate migrate\"" : "", line);
