@@ -20,11 +20,15 @@
 
 static struct pg_harness harness;
 static char conninfo[256]; /* the migrated database */
+/* Timestamps of every message set: a resent message is the same row only with the same
+ * timestamp (it is part of the primary key), as it is when the owner resends. */
+static uint64_t base_ms;
 
 static int group_setup(void **state)
 {
     (void)state;
     log_level_set(LOG_WARN);
+    base_ms = (uint64_t)time(NULL) * 1000u;
     if (pg_harness_start(&harness, false) != 0 ||
         pg_harness_create_db(&harness, "writer", conninfo, sizeof conninfo) != 0)
         return -1;
@@ -59,7 +63,7 @@ static void start_writer(struct pg_writer_config *cfg, uint32_t count, uint32_t 
 {
     assert_int_equal(pg_test_loop_init(&fx.t), 0);
     char err[PG_CONN_ERROR_BYTES];
-    msg_set_init(&fx.set, count, channels, epoch, (uint64_t)time(NULL) * 1000u);
+    msg_set_init(&fx.set, count, channels, epoch, base_ms);
     if (cfg->conninfo == NULL)
         cfg->conninfo = conninfo;
     if (pg_writer_init(&fx.w, &fx.t.loop, PG_TEST_TAG, cfg, msg_set_done, &fx.set, err) != 0)
