@@ -151,6 +151,10 @@ static int session_result(struct tls_session *s, int ret)
     if (wolf == WOLFSSL_ERROR_WANT_READ)
         return 0;
     if (wolf == WOLFSSL_ERROR_ZERO_RETURN) {
+        /* close_notify before the handshake finished: the peer gave up; the session never
+         * opened, so it fails (reading it as "peer closed" would make it look established) */
+        if (s->state == TLS_STATE_HANDSHAKE)
+            return session_fail(s, TLS_ERR_PEER_ALERT, wolf);
         s->state = TLS_STATE_PEER_CLOSED;
         return TLS_PEER_CLOSED;
     }
