@@ -76,15 +76,10 @@ void bench_figures_compute(const struct bench_run *run, struct bench_figures *f)
     /* Receiving lasts until the last message arrived (a server that falls behind is still
      * delivering after the senders stopped): the rate is over that longer window. */
     double receive_s = window_s;
-    const struct bench_result *r = run->result;
-    for (uint32_t i = r->slices_used; i > 0 && run->run_start_ns != 0; i--) {
-        if (r->slices[i - 1].latency_count == 0)
-            continue;
-        uint64_t last_ns = run->origin_ns + (uint64_t)i * r->slice_ns;
-        double since_start_s = span_s(run->run_start_ns, last_ns);
-        if (since_start_s > receive_s)
-            receive_s = since_start_s;
-        break;
+    if (run->result->latency_ns.count > 0 && run->run_start_ns != 0) {
+        double last_s = span_s(run->run_start_ns, run->origin_ns + run->result->last_sample_ns);
+        if (last_s > receive_s)
+            receive_s = last_s;
     }
     f->receive_window_s = receive_s;
     if (window_s > 0) {

@@ -119,6 +119,8 @@ struct bench_slice *bench_result_slice(struct bench_result *r, uint64_t t_ns)
 void bench_result_record_latency(struct bench_result *r, uint64_t t_ns, uint64_t latency_ns)
 {
     hist_record(&r->latency_ns, latency_ns);
+    if (t_ns > r->last_sample_ns)
+        r->last_sample_ns = t_ns;
     struct bench_slice *s = bench_result_slice(r, t_ns);
     s->latency_count++;
     if (latency_ns > s->latency_max_ns)
@@ -139,6 +141,8 @@ void bench_result_merge(struct bench_result *into, const struct bench_result *fr
         into->counters[i] += from->counters[i];
     if (from->behind_max_ns > into->behind_max_ns)
         into->behind_max_ns = from->behind_max_ns;
+    if (from->last_sample_ns > into->last_sample_ns)
+        into->last_sample_ns = from->last_sample_ns;
     codes_merge(&into->close_codes, &from->close_codes);
     codes_merge(&into->http_statuses, &from->http_statuses);
     for (size_t i = 0; i < BENCH_PROTO_ERROR_COUNT; i++)

@@ -101,6 +101,7 @@ struct bench_slice {
 struct bench_result {
     uint64_t counters[BENCH_COUNTER_COUNT];
     uint64_t behind_max_ns;           /* furthest a sender fell behind its schedule */
+    uint64_t last_sample_ns;          /* time of the last latency sample, from the origin */
     struct bench_codes close_codes;   /* close codes of lost connections */
     struct bench_codes http_statuses; /* statuses of refused upgrades */
     uint64_t proto_errors[BENCH_PROTO_ERROR_COUNT];
