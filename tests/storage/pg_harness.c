@@ -95,6 +95,9 @@ static void harness_print_log(const struct pg_harness *h, const char *name)
 /* The guardian: waits for the test process to go away, then cleans up. */
 static void harness_guard(struct pg_harness *h, int read_fd)
 {
+    /* Its own session: a kill of the test's process group (a ctest timeout) leaves the
+     * guardian to clean up after it. */
+    setsid();
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     char byte;
