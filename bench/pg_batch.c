@@ -420,101 +420,118 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The ratio, measured in alternating rounds: the cost of a commit on a shared machine drifts
+ * over a run, and alternating keeps both sides under the same conditions. */
+static int part_ratio(const struct bench_opts *o, PGconn *pg, const char *conninfo)
 {
-    struct bench_opts o;
-    if (parse_args(argc, argv, &o) != 0) {
-        fprintf(
-            stderr,
-            "usage: pg_batch [--messages N>=1000] [--single N>=100] [--rounds 1..8] [--sizes 1,10,"
-            "...] [--rates R,...] [--data-bytes 9..65536] [--no-fsync]\n");
-        return 2;
-    }
-    log_level_set(LOG_WARN);
-    struct pg_harness h;
-    char conninfo[256], err[MIGRATE_ERROR_BYTES];
-    struct migrate_report report;
-    if (pg_harness_start(&h, o.fsync) != 0 ||
-        pg_harness_create_db(&h, "bench", conninfo, sizeof conninfo) != 0 ||
-        storage_migrate(conninfo, &report, err) != 0) {
-        fprintf(stderr, "pg_batch: could not set up PostgreSQL: %s\n", err);
-        return 1;
-    }
-    PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK)
-        return 1;
-    printf("PostgreSQL %d, fsync %s, %u-byte data, %u channels\n\n", PQserverVersion(pg),
-           o.fsync ? "on" : "off", o.data_bytes, BENCH_CHANNELS);
-    /* The ratio, measured in alternating rounds: the cost of a commit on a shared machine
-     * drifts over a run, and alternating keeps both sides under the same conditions. */
     printf("Batched against one INSERT per message, alternating, %u rounds.\n\n"
            "| round | one INSERT per message (blocking) | writer, batch 1 | writer, batch 1000 |"
            " batch 1000 / one INSERT |\n|---|---|---|---|---|\n",
-           o.rounds);
+           o->rounds);
     double ratios[BENCH_SIZES_MAX];
-    for (uint32_t k = 0; k < o.rounds; k++) {
+    for (uint32_t k = 0; k < o->rounds; k++) {
         char epoch[32];
         snprintf(epoch, sizeof epoch, "single%u", k);
-        double single = run_single(pg, o.single, o.data_bytes, epoch);
+        double single = run_single(pg, o->single, o->data_bytes, epoch);
         struct pg_writer_config cfg;
         struct writer_result one, batched;
         writer_config_for(&cfg, 1);
         snprintf(epoch, sizeof epoch, "one%u", k);
-        if (run_writer(conninfo, &cfg, o.single, o.data_bytes, 0, epoch, &one) != 0)
-            return 1;
+        if (run_writer(conninfo, &cfg, o->single, o->data_bytes, 0, epoch, &one) != 0)
+            return -1;
         writer_config_for(&cfg, 1000);
         snprintf(epoch, sizeof epoch, "batched%u", k);
-        if (run_writer(conninfo, &cfg, o.messages, o.data_bytes, 0, epoch, &batched) != 0)
-            return 1;
+        if (run_writer(conninfo, &cfg, o->messages, o->data_bytes, 0, epoch, &batched) != 0)
+            return -1;
         ratios[k] = batched.per_s / single;
         printf("| %u | %.0f/s | %.0f/s | %.0f/s | %.1fx |\n", k + 1, single, one.per_s,
                batched.per_s, ratios[k]);
         fflush(stdout);
     }
-    qsort(ratios, o.rounds, sizeof ratios[0], cmp_double);
-    printf("\nmedian ratio: %.1fx\n\n", ratios[o.rounds / 2]);
+    qsort(ratios, o->rounds, sizeof ratios[0], cmp_double);
+    printf("\nmedian ratio: %.1fx\n\n", ratios[o->rounds / 2]);
+    return 0;
+}
+
+static int part_sizes(const struct bench_opts *o, PGconn *pg, const char *conninfo)
+{
     printf("Batch size: throughput fed as fast as the queue takes messages, and what a batch"
            " costs.\n\n| mode | messages | messages/s | transactions | mean batch | flush mean |"
            " flush p99 (bucket) |\n|---|---|---|---|---|---|---|\n");
-    for (uint32_t s = 0; s < o.size_count; s++) {
+    for (uint32_t s = 0; s < o->size_count; s++) {
         struct pg_writer_config cfg;
-        writer_config_for(&cfg, o.sizes[s]);
-        uint32_t n = o.sizes[s] < 100 ? o.single * o.sizes[s] : o.messages;
+        writer_config_for(&cfg, o->sizes[s]);
+        uint32_t n = o->sizes[s] < 100 ? o->single * o->sizes[s] : o->messages;
         char epoch[32];
-        snprintf(epoch, sizeof epoch, "w%u", o.sizes[s]);
+        snprintf(epoch, sizeof epoch, "w%u", o->sizes[s]);
         struct writer_result r;
-        if (run_writer(conninfo, &cfg, n, o.data_bytes, 0, epoch, &r) != 0)
-            return 1;
+        if (run_writer(conninfo, &cfg, n, o->data_bytes, 0, epoch, &r) != 0)
+            return -1;
         printf("| writer, batch_messages_max %u | %u | %.0f | %" PRIu64 " | %.1f | %.2f ms |"
                " %.2f ms |\n",
-               o.sizes[s], n, r.per_s, r.batches, r.batch_mean, r.flush_mean_us / 1000.0,
+               o->sizes[s], n, r.per_s, r.batches, r.batch_mean, r.flush_mean_us / 1000.0,
                (double)r.flush_p99_us / 1000.0);
         fflush(stdout);
     }
-    double copy = run_copy(pg, o.messages, 1000, o.data_bytes);
-    printf("| COPY + INSERT SELECT, batches of 1000 (blocking) | %u | %.0f | %u | 1000 | | |\n",
-           o.messages, copy, (o.messages + 999) / 1000);
-    printf("\n");
+    double copy = run_copy(pg, o->messages, 1000, o->data_bytes);
+    printf("| COPY + INSERT SELECT, batches of 1000 (blocking) | %u | %.0f | %u | 1000 | | |\n\n",
+           o->messages, copy, (o->messages + 999) / 1000);
+    return 0;
+}
+
+static int part_paced(const struct bench_opts *o, const char *conninfo)
+{
     printf("Latency: the writer with its defaults (batch 1000, delay 5 ms), fed at a steady rate"
            " for 5 s.\n\n| rate (messages/s) | messages | mean batch | flush mean |"
            " flush p99 (bucket) | enqueue->stored p50 | p99 | p99.9 |\n"
            "|---|---|---|---|---|---|---|---|\n");
-    for (uint32_t k = 0; k < o.rate_count; k++) {
+    for (uint32_t k = 0; k < o->rate_count; k++) {
         struct pg_writer_config cfg;
         pg_writer_config_defaults(&cfg);
         struct writer_result r;
-        uint32_t n = o.rates[k] * 5;
+        uint32_t n = o->rates[k] * 5;
         char epoch[32];
-        snprintf(epoch, sizeof epoch, "paced%u", o.rates[k]);
-        if (run_writer(conninfo, &cfg, n, o.data_bytes, o.rates[k], epoch, &r) != 0)
-            return 1;
-        printf("| %u | %u | %.1f | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n", o.rates[k],
-               n, r.batch_mean, r.flush_mean_us / 1000.0, (double)r.flush_p99_us / 1000.0,
-               (double)r.stored_p50_us / 1000.0, (double)r.stored_p99_us / 1000.0,
-               (double)r.stored_p999_us / 1000.0);
+        snprintf(epoch, sizeof epoch, "paced%u", o->rates[k]);
+        if (run_writer(conninfo, &cfg, n, o->data_bytes, o->rates[k], epoch, &r) != 0)
+            return -1;
+        printf("| %u | %u | %.1f | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n",
+               o->rates[k], n, r.batch_mean, r.flush_mean_us / 1000.0,
+               (double)r.flush_p99_us / 1000.0, (double)r.stored_p50_us / 1000.0,
+               (double)r.stored_p99_us / 1000.0, (double)r.stored_p999_us / 1000.0);
         fflush(stdout);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_opts o;
+    if (parse_args(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: pg_batch [--messages N>=1000] [--single N>=100] [--rounds 1..8]"
+                        " [--sizes 1,10,...] [--rates R,...] [--data-bytes 9..65536]"
+                        " [--no-fsync]\n");
+        return 2;
+    }
+    log_level_set(LOG_WARN);
+    struct pg_harness h;
+    char conninfo[256], err[MIGRATE_ERROR_BYTES] = "";
+    struct migrate_report report;
+    if (pg_harness_start(&h, o.fsync) != 0 ||
+        pg_harness_create_db(&h, "bench", conninfo, sizeof conninfo) != 0 ||
+        storage_migrate(conninfo, &report, err) != 0) {
+        fprintf(stderr, "pg_batch: could not set up PostgreSQL %s\n", err);
+        return 1;
+    }
+    PGconn *pg = PQconnectdb(conninfo);
+    int ret = PQstatus(pg) == CONNECTION_OK ? 0 : 1;
+    if (ret == 0) {
+        printf("PostgreSQL %d, fsync %s, %u-byte data, %u channels\n\n", PQserverVersion(pg),
+               o.fsync ? "on" : "off", o.data_bytes, BENCH_CHANNELS);
+        if (part_ratio(&o, pg, conninfo) != 0 || part_sizes(&o, pg, conninfo) != 0 ||
+            part_paced(&o, conninfo) != 0)
+            ret = 1;
     }
     PQfinish(pg);
     pg_harness_destroy(&h);
-    return 0;
+    return ret;
 }
