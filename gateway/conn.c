@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/ip_limit.h"
 #include "core/log.h"
 #include "gateway/hub.h"
 #include "gateway/session.h"
@@ -45,6 +46,8 @@ static void conn_maybe_free(struct conn *c)
     session_free(c);
     gw_metric_sub(&w->metrics->send_queue_bytes, c->out.bytes);
     outq_clear(&c->out, &w->outq_pool);
+    if (w->drain_next == c)
+        w->drain_next = c->next; /* the drain's walk goes on from the next one */
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -93,6 +96,17 @@ static void conn_reject_overloaded(struct worker *w, int fd)
     gw_metric_add(&w->metrics->handshake_failures[WS_HS_OVERLOADED], 1);
 }
 
+/* The peer's address, for the trusted ranges, the per-IP limits and logs (the multishot
+ * accept does not give it). False when the peer is already gone. */
+static bool conn_peer_address(int fd, struct sockaddr_storage *peer)
+{
+    socklen_t len = sizeof *peer;
+    if (getpeername(fd, (struct sockaddr *)peer, &len) == 0)
+        return true;
+    log_debug("conn", "the peer left before its connection was accepted", "errno=%d", errno);
+    return false;
+}
+
 void conn_accept(struct worker *w, int fd)
 {
     assert(fd >= 0);
@@ -102,6 +116,18 @@ void conn_accept(struct worker *w, int fd)
     if (open > o->max_connections) {
         atomic_fetch_sub(&w->shared->connections_open, 1);
         conn_reject_overloaded(w, fd);
+        return;
+    }
+    struct sockaddr_storage peer;
+    if (!conn_peer_address(fd, &peer)) {
+        atomic_fetch_sub(&w->shared->connections_open, 1);
+        close(fd);
+        return;
+    }
+    enum proxy_expect expect = conn_edge_expect(w, (const struct sockaddr *)&peer);
+    if (expect == PROXY_EXPECT_REFUSE) {
+        atomic_fetch_sub(&w->shared->connections_open, 1);
+        conn_edge_refuse_untrusted(w, fd, (const struct sockaddr *)&peer);
         return;
     }
     int one = 1;
@@ -120,6 +146,9 @@ void conn_accept(struct worker *w, int fd)
     c->close_reason = GW_CLOSE_PEER_GONE;
     c->last_rx_ms = w->loop.now_ms;
     c->counted_open = true;
+    c->proxy_expect = (uint8_t)expect;
+    c->ip_handle = IP_LIMIT_HANDLE_NONE;
+    conn_addr_set(&c->client, (const struct sockaddr *)&peer);
     outq_init(&c->out);
     ws_reader_init(&c->reader, WS_ROLE_SERVER, o->max_message_bytes);
     tw_timer_init(&c->timer);
@@ -130,7 +159,10 @@ void conn_accept(struct worker *w, int fd)
     w->conn_count++;
     gw_metric_add(&w->metrics->connections_open, 1);
     conn_arm_recv(c);
+    /* From accept: it covers the PROXY header, (TLS,) and the HTTP upgrade together. */
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + o->handshake_timeout_ms);
+    if (expect == PROXY_EXPECT_NONE)
+        conn_edge_admit(c); /* the peer is the client: its address counts now */
 }
 
 void conn_close_socket(struct conn *c)
@@ -157,6 +189,7 @@ void conn_close_socket(struct conn *c)
         gw_metric_sub(&w->metrics->connections_open, 1);
         gw_metric_add(&w->metrics->connections_closed[c->close_reason], 1);
     }
+    conn_edge_release(c);
     if (!c->send_inflight) {
         gw_metric_sub(&w->metrics->send_queue_bytes, c->out.bytes);
         outq_clear(&c->out, &w->outq_pool);
@@ -196,6 +229,7 @@ static void conn_on_peer_eof(struct conn *c)
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
 }
 
+/* Plaintext from the client, by state. */
 static void conn_on_bytes(struct conn *c, uint8_t *data, size_t len)
 {
     switch ((enum conn_state)c->state) {
@@ -212,6 +246,20 @@ static void conn_on_bytes(struct conn *c, uint8_t *data, size_t len)
     }
 }
 
+void conn_client_bytes(struct conn *c, uint8_t *data, size_t len)
+{
+    conn_on_bytes(c, data, len);
+}
+
+/* Bytes as they came off the socket: a PROXY header first when one may come. */
+static void conn_on_wire_bytes(struct conn *c, uint8_t *data, size_t len)
+{
+    if (c->state == CONN_HANDSHAKE && c->proxy_expect != PROXY_EXPECT_NONE)
+        conn_edge_proxy_on_bytes(c, data, len);
+    else
+        conn_client_bytes(c, data, len);
+}
+
 void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe)
 {
     struct worker *w = c->worker;
@@ -225,7 +273,7 @@ void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe)
         uint16_t buffer_id = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
         gw_metric_add(&w->metrics->bytes_received, (uint64_t)res);
         c->last_rx_ms = w->loop.now_ms;
-        conn_on_bytes(c, bufring_buffer(&w->recv_buffers, buffer_id), (size_t)res);
+        conn_on_wire_bytes(c, bufring_buffer(&w->recv_buffers, buffer_id), (size_t)res);
         bufring_recycle(&w->recv_buffers, buffer_id);
     } else if (res == -ENOBUFS) {
         gw_metric_add(&w->metrics->recv_buffers_exhausted, 1);
@@ -484,7 +532,10 @@ void conn_on_timer(struct conn *c)
     }
     switch ((enum conn_state)c->state) {
     case CONN_HANDSHAKE:
-        conn_upgrade_fail(c, WS_HS_TIMEOUT);
+        if (c->proxy_expect != PROXY_EXPECT_NONE)
+            conn_edge_proxy_timeout(c); /* no HTTP answer before the header is whole */
+        else
+            conn_upgrade_fail(c, WS_HS_TIMEOUT);
         break;
     case CONN_OPEN:
         conn_on_open_timer(c);
@@ -501,10 +552,20 @@ void conn_on_timer(struct conn *c)
 
 void conn_begin_shutdown(struct conn *c)
 {
-    if (c->state == CONN_OPEN)
-        conn_start_close(c, WS_CLOSE_GOING_AWAY, "server shutting down", GW_CLOSE_SHUTDOWN);
-    else if (c->state == CONN_HANDSHAKE)
+    if (c->state == CONN_HANDSHAKE)
         conn_abort(c, GW_CLOSE_SHUTDOWN);
+}
+
+bool conn_drain(struct conn *c)
+{
+    if (c->state != CONN_OPEN)
+        return false;
+    if (c->sess != NULL)
+        session_disconnect(c, WS_CLOSE_GOING_AWAY, "server_shutdown",
+                           "the server is shutting down; reconnect", true);
+    else
+        conn_start_close(c, WS_CLOSE_GOING_AWAY, "server_shutdown", GW_CLOSE_SHUTDOWN);
+    return true;
 }
 
 void conn_send_ctx_free_all(struct worker *w)

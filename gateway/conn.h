@@ -11,6 +11,10 @@
  * is being received; `msg` only while a fragmented or multi-buffer message is assembled
  * (echo); the send queue only while output is unsent.
  *
+ * Before HANDSHAKE proper, a connection may wait for a PROXY header (proxy_expect, see
+ * docs/edge.md): the edge (conn_edge.c) reads it, learns the client's real address, applies the
+ * per-IP limits, and hands the client's own bytes on. TLS will sit right after the edge.
+ *
  * A connection is freed when it is CLOSED and nothing refers to it any more: no io_uring
  * operation (recv_armed and send_inflight both false) and no channel request awaiting its
  * reply from another worker (session_busy): completions and replies always find a live owner.
@@ -30,6 +34,15 @@
 
 struct session;
 struct worker;
+
+enum { CONN_ADDR_TEXT_BYTES = 64 }; /* "[ffff:...:ffff]:65535" and a NUL */
+
+/* A client address in 18 bytes: IPv6, or IPv4 as its mapped form ::ffff:a.b.c.d. All zero
+ * when unknown (a peer that is not IP). */
+struct conn_addr {
+    uint8_t ip[16]; /* network order */
+    uint16_t port;  /* host order */
+};
 
 enum conn_state {
     CONN_HANDSHAKE, /* reading the HTTP upgrade request */
@@ -52,17 +65,21 @@ struct conn {
     struct session *sess; /* owned: the client protocol's state (NULL in echo mode) */
     uint8_t *msg;         /* owned, NULL when idle: data message being assembled */
     uint32_t msg_len, msg_cap;
-    uint64_t last_rx_ms;  /* loop time of the last bytes received */
-    int fd;               /* shut down when CLOSED, closed when the struct is freed */
-    uint8_t state;        /* enum conn_state */
-    uint8_t close_reason; /* enum gw_close_reason, set when the end began */
-    bool recv_armed;      /* a multishot recv is in flight */
-    bool send_inflight;   /* a sendmsg is in flight */
-    bool flush_queued;    /* on worker->flush_list */
-    bool close_sent;      /* our close frame is queued */
-    bool close_received;  /* the peer's close frame arrived */
-    bool counted_open;    /* included in connections_open */
-    bool peer_eof;        /* the peer half-closed; close once what we owe it is written */
+    uint64_t last_rx_ms;     /* loop time of the last bytes received */
+    int fd;                  /* shut down when CLOSED, closed when the struct is freed */
+    uint8_t state;           /* enum conn_state */
+    uint8_t close_reason;    /* enum gw_close_reason, set when the end began */
+    bool recv_armed;         /* a multishot recv is in flight */
+    bool send_inflight;      /* a sendmsg is in flight */
+    bool flush_queued;       /* on worker->flush_list */
+    bool close_sent;         /* our close frame is queued */
+    bool close_received;     /* the peer's close frame arrived */
+    bool counted_open;       /* included in connections_open */
+    bool peer_eof;           /* the peer half-closed; close once what we owe it is written */
+    uint8_t proxy_expect;    /* enum proxy_expect: a PROXY header may or must come first;
+                                PROXY_EXPECT_NONE once read (or when none is expected) */
+    struct conn_addr client; /* the real client: the PROXY header's source, else the peer's */
+    uint32_t ip_handle;      /* counted by the per-IP limits; IP_LIMIT_HANDLE_NONE if not */
 };
 
 /* Takes a freshly accepted socket: allocates the connection, arms its receive and its
@@ -77,8 +94,14 @@ void conn_on_timer(struct conn *c);
 /* Submits one send for everything queued on `c` (called from the worker's flush). */
 void conn_flush(struct conn *c);
 
-/* Server shutdown: OPEN connections get close 1001, others are closed. */
+/* Server shutdown, first step: a connection still in its handshake (PROXY header or HTTP
+ * upgrade) is closed at once; OPEN ones stay until conn_drain. */
 void conn_begin_shutdown(struct conn *c);
+
+/* Drain, one connection: an OPEN connection gets the `disconnect` notice (1001,
+ * server_shutdown, reconnect true; echo mode has no protocol and gets none) and close 1001,
+ * both after what is already queued. Returns false (and does nothing) when it was not OPEN. */
+bool conn_drain(struct conn *c);
 
 /* Closes the socket now, whatever the state (shutdown deadline passed). */
 void conn_abort(struct conn *c, enum gw_close_reason reason);

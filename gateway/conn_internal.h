@@ -5,7 +5,9 @@
 #define TIDEGATE_GATEWAY_CONN_INTERNAL_H
 
 #include <stdlib.h>
+#include <sys/socket.h>
 
+#include "core/proxy_proto.h"
 #include "gateway/conn.h"
 #include "gateway/worker.h"
 
@@ -47,10 +49,50 @@ void conn_close_socket(struct conn *c);
 /* Arms the OPEN-state timer: the earlier of the next ping and the idle deadline. */
 void conn_arm_open_timer(struct conn *c);
 
+/* The client's own byte stream, after any PROXY header (conn.c). This is where TLS will sit
+ * (docs/tls.md): a wss connection's bytes are ciphertext here, fed to its session, and the
+ * plaintext goes on to the upgrade parser and the frame reader; a plain ws connection's bytes
+ * go on as they are. `data` is writable (frames are unmasked in place). */
+void conn_client_bytes(struct conn *c, uint8_t *data, size_t len);
+
+/* conn_edge.c: what a connection meets before the HTTP upgrade (docs/edge.md). */
+
+/* What to expect of a socket accepted from `peer`: proxy_protocol applied to whether the peer
+ * is in proxy_trusted. */
+enum proxy_expect conn_edge_expect(const struct worker *w, const struct sockaddr *peer);
+
+/* A socket refused at accept (an untrusted peer where a PROXY header is required): counted,
+ * closed at once, nothing read. */
+void conn_edge_refuse_untrusted(struct worker *w, int fd, const struct sockaddr *peer);
+
+/* The client's address is known: counts the connection against it (per-IP limits). Returns
+ * false when refused: the connection then lingers with a 429 (503 when the table is full),
+ * and its bytes are discarded. */
+bool conn_edge_admit(struct conn *c);
+
+/* Bytes received while c->proxy_expect is not PROXY_EXPECT_NONE. */
+void conn_edge_proxy_on_bytes(struct conn *c, uint8_t *data, size_t len);
+
+/* The handshake deadline passed with the PROXY header incomplete: counted, closed. */
+void conn_edge_proxy_timeout(struct conn *c);
+
+/* The connection ends: its count goes back to the per-IP limits. Idempotent. */
+void conn_edge_release(struct conn *c);
+
+void conn_addr_set(struct conn_addr *a, const struct sockaddr *sa);
+/* The address as a sockaddr (AF_INET for a mapped IPv4 one); returns its length. */
+socklen_t conn_addr_to_sockaddr(const struct conn_addr *a, struct sockaddr_storage *out);
+/* "1.2.3.4:5678" or "[2001:db8::1]:5678", "unknown" when unset. */
+void conn_addr_format(const struct conn_addr *a, char out[CONN_ADDR_TEXT_BYTES]);
+
 /* conn_upgrade.c: bytes received in HANDSHAKE. */
 void conn_upgrade_on_bytes(struct conn *c, const uint8_t *data, size_t len);
 /* conn_upgrade.c: refuses the upgrade with the HTTP error for `error` and lingers. */
 void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error);
+/* conn_upgrade.c: queues `reply` (a whole HTTP response with Connection: close) on a
+ * connection in HANDSHAKE, counts the close under `why`, and lingers: once it is written,
+ * FIN; what the client still sends is discarded until its EOF or close_timeout. */
+void conn_upgrade_refuse(struct conn *c, const char *reply, size_t len, enum gw_close_reason why);
 
 /* conn_ws.c: bytes received in OPEN or CLOSING (unmasked in place). */
 void conn_ws_on_bytes(struct conn *c, uint8_t *data, size_t len);

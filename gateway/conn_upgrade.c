@@ -52,28 +52,43 @@ static bool upgrade_head_complete(const struct conn *c, size_t from)
     return false;
 }
 
+void conn_upgrade_refuse(struct conn *c, const char *reply, size_t len, enum gw_close_reason why)
+{
+    struct worker *w = c->worker;
+    assert(c->state == CONN_HANDSHAKE);
+    assert(len > 0 && len <= UPGRADE_REPLY_BYTES);
+    conn_drop_rx(c);
+    c->close_reason = (uint8_t)why;
+    struct out_chunk *chunk = out_chunk_new(len);
+    if (chunk == NULL) {
+        conn_close_socket(c);
+        return;
+    }
+    memcpy(chunk->data, reply, len);
+    chunk->len = (uint32_t)len;
+    c->state = CONN_LINGER;
+    bool queued = conn_queue_chunk(c, chunk);
+    out_chunk_unref(chunk);
+    if (queued)
+        tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
+}
+
 void conn_upgrade_fail(struct conn *c, enum ws_handshake_error error)
 {
     struct worker *w = c->worker;
     assert(c->state == CONN_HANDSHAKE);
     assert(error != WS_HS_OK && error < WS_HS_ERROR_COUNT);
     gw_metric_add(&w->metrics->handshake_failures[error], 1);
-    log_debug("conn", "upgrade refused", "reason=%s", ws_handshake_error_name(error));
-    conn_drop_rx(c);
-    c->close_reason = GW_CLOSE_HANDSHAKE;
-    struct out_chunk *reply = out_chunk_new(UPGRADE_REPLY_BYTES);
-    if (reply == NULL) {
-        conn_close_socket(c);
-        return;
+    if (log_enabled(LOG_DEBUG)) {
+        char client[CONN_ADDR_TEXT_BYTES];
+        conn_addr_format(&c->client, client);
+        log_debug("conn", "upgrade refused", "reason=%s client=%s", ws_handshake_error_name(error),
+                  client);
     }
-    reply->len =
-        (uint32_t)ws_handshake_write_error((char *)reply->data, UPGRADE_REPLY_BYTES, error);
-    assert(reply->len > 0);
-    c->state = CONN_LINGER;
-    bool queued = conn_queue_chunk(c, reply);
-    out_chunk_unref(reply);
-    if (queued)
-        tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
+    char reply[UPGRADE_REPLY_BYTES];
+    size_t len = ws_handshake_write_error(reply, sizeof reply, error);
+    assert(len > 0);
+    conn_upgrade_refuse(c, reply, len, GW_CLOSE_HANDSHAKE);
 }
 
 static enum ws_handshake_error upgrade_parse_error(enum http_parse_result result)

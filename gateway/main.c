@@ -2,6 +2,9 @@
  * then command-line flags, each overriding the one before), loads the JWT keys they name,
  * and hands both to server_run. The key set lives in main's frame for the whole run.
  *
+ * SIGHUP reads the options again the same way and applies the ones that may change while
+ * running (reload_options).
+ *
  * Exit codes: 0 clean stop (or --help, --version, a good --check-config), 1 could not start,
  * 2 bad command line or configuration.
  */
@@ -126,6 +129,88 @@ static int load_options(int argc, char **argv, const struct cli *cli, struct gw_
     return 0;
 }
 
+/* What a reload needs to read the options again exactly as at start. */
+struct reload_ctx {
+    int argc;
+    char **argv;
+    const struct cli *cli;
+    const struct gw_options *running; /* as read at start; never changed */
+};
+
+/* True when `text` holds `line` as a whole line. */
+static bool has_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+    for (const char *p = strstr(text, line); p != NULL; p = strstr(p + 1, line))
+        if ((p == text || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0'))
+            return true;
+    return false;
+}
+
+/* Writes, into `out` of `cap` bytes, the names of the options whose values differ between
+ * `a` and `b` (comma-separated; "" when none), leaving out `skip`. Secrets print as *** and so
+ * never show as changed. */
+static void options_changed(const struct gw_options *a, const struct gw_options *b,
+                            const char *skip, char *out, size_t cap)
+{
+    char *text_a = NULL, *text_b = NULL;
+    size_t len_a = 0, len_b = 0;
+    FILE *fa = open_memstream(&text_a, &len_a), *fb = open_memstream(&text_b, &len_b);
+    out[0] = '\0';
+    if (fa != NULL)
+        config_print_values(fa, gw_option_table, gw_option_count, a);
+    if (fb != NULL)
+        config_print_values(fb, gw_option_table, gw_option_count, b);
+    bool ok = fa != NULL && fb != NULL;
+    ok = (fa == NULL || fclose(fa) == 0) && ok;
+    ok = (fb == NULL || fclose(fb) == 0) && ok;
+    size_t used = 0;
+    for (char *line = ok ? strtok(text_b, "\n") : NULL; line != NULL; line = strtok(NULL, "\n")) {
+        if (line[0] == '#' || has_line(text_a, line))
+            continue; /* the same line is in the running options */
+        size_t name_len = strcspn(line, " =");
+        if ((name_len == strlen(skip) && strncmp(line, skip, name_len) == 0) ||
+            used + name_len + 3 >= cap)
+            continue;
+        used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", (int)name_len,
+                                 line);
+    }
+    free(text_a);
+    free(text_b);
+}
+
+/* SIGHUP: the options are read again as at start (defaults, file, flags) and the ones that may
+ * change while running are applied: log_level. Others that changed are named in the log;
+ * they take a restart. A file that no longer parses changes nothing. */
+static void reload_options(void *arg)
+{
+    const struct reload_ctx *r = arg;
+    struct gw_options fresh;
+    char err[CONFIG_ERROR_BYTES];
+    int ret = gw_options_defaults(&fresh, err);
+    if (ret == 0 && r->cli->config_path != NULL)
+        ret = config_load_file(gw_option_table, gw_option_count, &fresh, r->cli->config_path, err);
+    if (ret == 0 && cli_apply(r->argc, r->argv, &fresh) != 0) {
+        snprintf(err, sizeof err, "the command line no longer applies");
+        ret = -1;
+    }
+    if (ret == 0)
+        ret = gw_options_validate(&fresh, err);
+    if (ret != 0) {
+        log_error("main", "reload failed; the running options stay", "error=\"%s\"", err);
+        gw_options_free(&fresh);
+        return;
+    }
+    char changed[512];
+    options_changed(r->running, &fresh, "log_level", changed, sizeof changed);
+    log_level_set((enum log_level)fresh.log_level);
+    const struct config_option *level =
+        config_find_flag(gw_option_table, gw_option_count, "--log-level");
+    log_info("main", "options reloaded", "log_level=%s restart_needed_for=\"%s\"",
+             level->enum_values[fresh.log_level], changed);
+    gw_options_free(&fresh);
+}
+
 /* Reads the key files named by jwt_keys (also for --check-config, so a bad key file is
  * found before a deploy). Returns 0 or EXIT_USAGE after saying why. */
 static int load_auth(const struct gw_options *o, struct gw_auth *auth)
@@ -163,7 +248,9 @@ int main(int argc, char **argv)
         if (auth.keys.count == 0 && !opts.allow_anonymous)
             log_warn("main", "no jwt_keys and allow_anonymous = false: no client can connect",
                      NULL);
-        ret = server_run(&opts, &auth);
+        struct reload_ctx reload_ctx = {argc, argv, &cli, &opts};
+        struct server_reload reload = {reload_options, &reload_ctx};
+        ret = server_run(&opts, &auth, &reload);
     }
     jwt_keyset_free(&auth.keys);
     gw_options_free(&opts);

@@ -26,6 +26,8 @@ static const char *const close_reason_names[GW_CLOSE_REASON_COUNT] = {
     [GW_CLOSE_TOO_MANY_ERRORS] = "too_many_errors",
     [GW_CLOSE_CONNECT_TIMEOUT] = "connect_timeout",
     [GW_CLOSE_RECONNECT] = "reconnect_requested",
+    [GW_CLOSE_PROXY] = "proxy_refused",
+    [GW_CLOSE_IP_LIMIT] = "ip_limit",
 };
 
 static const char *const drop_reason_names[GW_DROP_REASON_COUNT] = {
@@ -71,6 +73,16 @@ const char *gw_close_reason_name(enum gw_close_reason reason)
 {
     assert(reason < GW_CLOSE_REASON_COUNT);
     return close_reason_names[reason];
+}
+
+const char *gw_proxy_failure_name(int reason)
+{
+    assert(reason >= GW_PROXY_FAIL_FIRST && reason < GW_PROXY_FAIL_COUNT);
+    if (reason == GW_PROXY_FAIL_UNTRUSTED)
+        return "untrusted";
+    if (reason == GW_PROXY_FAIL_TIMEOUT)
+        return "timeout";
+    return proxy_result_name((enum proxy_result)reason);
 }
 
 /* A plain per-worker metric: a field of struct gw_metrics with its name, type and help. */
@@ -198,6 +210,52 @@ static const char *auth_name_from_one(int i)
                                               : jwt_error_name((enum jwt_error)(i + 1));
 }
 
+static const char *proxy_version_name(int i)
+{
+    return i == 0 ? "1" : "2";
+}
+static const char *proxy_failure_name_from_first(int i)
+{
+    return gw_proxy_failure_name(i + GW_PROXY_FAIL_FIRST);
+}
+static const char *ip_limit_name_from_one(int i)
+{
+    return ip_limit_verdict_name((enum ip_limit_verdict)(i + 1));
+}
+
+static void render_edge(FILE *out, const struct gw_metrics *const *workers, unsigned count)
+{
+    const size_t slot = sizeof(_Atomic uint64_t);
+    render_labelled(out, "tidegate_proxy_headers_total",
+                    "PROXY protocol headers accepted, by version.", "version",
+                    offsetof(struct gw_metrics, proxy_headers), 2, proxy_version_name, workers,
+                    count);
+    render_labelled(
+        out, "tidegate_proxy_failures_total",
+        "Connections closed without a reply for their PROXY header, by reason.", "reason",
+        offsetof(struct gw_metrics, proxy_failures) + GW_PROXY_FAIL_FIRST * slot,
+        GW_PROXY_FAIL_COUNT - GW_PROXY_FAIL_FIRST, proxy_failure_name_from_first, workers, count);
+    render_labelled(out, "tidegate_ip_limit_refusals_total",
+                    "Connections refused by the per-IP limits, by reason.", "reason",
+                    offsetof(struct gw_metrics, ip_limit_refusals) + slot,
+                    IP_LIMIT_VERDICT_COUNT - 1, ip_limit_name_from_one, workers, count);
+}
+
+void gw_metrics_render_ip_limit(FILE *out, const struct ip_limit_stats *stats)
+{
+    fprintf(out,
+            "# HELP tidegate_ip_limit_tracked_addresses Client addresses the per-IP limits track "
+            "now.\n"
+            "# TYPE tidegate_ip_limit_tracked_addresses gauge\n"
+            "tidegate_ip_limit_tracked_addresses %llu\n"
+            "# HELP tidegate_ip_limit_evictions_total Idle addresses forgotten to make room for "
+            "new ones.\n"
+            "# TYPE tidegate_ip_limit_evictions_total counter\n"
+            "tidegate_ip_limit_evictions_total %llu\n",
+            stats != NULL ? (unsigned long long)stats->tracked : 0ull,
+            stats != NULL ? (unsigned long long)stats->evicted : 0ull);
+}
+
 /* Server API answers by endpoint and status. A series appears with its first answer: most
  * of the 112 pairs never happen (a GET endpoint never answers 411), and with the API off
  * (the default) none does. */
@@ -245,6 +303,7 @@ void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsig
                     "reason", offsetof(struct gw_metrics, auth_failures) + sizeof(_Atomic uint64_t),
                     GW_AUTH_REASON_COUNT - 1, auth_name_from_one, workers, count);
     render_api_requests(out, workers, count);
+    render_edge(out, workers, count);
 }
 
 void gw_metrics_render_mailbox(FILE *out, const struct mailbox_grid *grid)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/ip_limit.h"
+#include "core/proxy_proto.h"
 #include "core/ws_handshake.h"
 #include "gateway/api_http.h"
 #include "gateway/jwt.h"
@@ -36,6 +38,8 @@ enum gw_close_reason {
     GW_CLOSE_TOO_MANY_ERRORS, /* 4004 */
     GW_CLOSE_CONNECT_TIMEOUT, /* 4005 */
     GW_CLOSE_RECONNECT,       /* 4006 */
+    GW_CLOSE_PROXY,           /* no PROXY header where one was required, or a bad one */
+    GW_CLOSE_IP_LIMIT,        /* refused by the per-IP limits (429) */
     GW_CLOSE_REASON_COUNT
 };
 
@@ -52,6 +56,20 @@ enum gw_drop_reason {
     GW_DROP_TYPING_RATE,        /* typing event over typing_per_s */
     GW_DROP_REASON_COUNT
 };
+
+/* Why a PROXY header was refused: the `reason` of tidegate_proxy_failures_total. The parser's
+ * refusals keep their enum proxy_result numbers (PROXY_ABSENT .. PROXY_V2_BAD_CRC32C; ABSENT
+ * counts only where a header is required); the connection adds a peer outside proxy_trusted in
+ * required mode and a header still incomplete at handshake_timeout. */
+enum {
+    GW_PROXY_FAIL_FIRST = PROXY_ABSENT,
+    GW_PROXY_FAIL_UNTRUSTED = PROXY_RESULT_COUNT,
+    GW_PROXY_FAIL_TIMEOUT,
+    GW_PROXY_FAIL_COUNT
+};
+
+/* The label of a GW_PROXY_FAIL_FIRST..GW_PROXY_FAIL_COUNT-1 reason ("v2_bad_crc32c"). */
+const char *gw_proxy_failure_name(int reason);
 
 /* `reason` label for auth failures that are not JWT errors (anonymous refused). */
 enum { GW_AUTH_ANONYMOUS_REFUSED = JWT_ERROR_COUNT, GW_AUTH_REASON_COUNT };
@@ -86,6 +104,10 @@ struct gw_metrics {
     _Atomic uint64_t api_connections_open;                               /* gauge */
     _Atomic uint64_t api_auth_failures;                                  /* 401 answers */
     _Atomic uint64_t api_requests[API_ENDPOINT_COUNT][API_STATUS_COUNT]; /* by api_statuses */
+    /* The edge (gateway/conn_edge.c). */
+    _Atomic uint64_t proxy_headers[2];                          /* accepted: [0] v1, [1] v2 */
+    _Atomic uint64_t proxy_failures[GW_PROXY_FAIL_COUNT];       /* from GW_PROXY_FAIL_FIRST on */
+    _Atomic uint64_t ip_limit_refusals[IP_LIMIT_VERDICT_COUNT]; /* [IP_LIMIT_OK] stays 0 */
 };
 
 static inline void gw_metric_add(_Atomic uint64_t *m, uint64_t n)
@@ -105,6 +127,10 @@ struct mailbox_grid;
  * ring), tidegate_mailbox_overflowed_total and tidegate_mailbox_dropped_total. Racy reads of
  * other threads' counters, torn-free. */
 void gw_metrics_render_mailbox(FILE *out, const struct mailbox_grid *grid);
+
+/* Writes the process-wide figures of the per-IP limits: tidegate_ip_limit_tracked_addresses
+ * and tidegate_ip_limit_evictions_total (0 when `stats` is NULL: the limits are off). */
+void gw_metrics_render_ip_limit(FILE *out, const struct ip_limit_stats *stats);
 
 /* Writes every metric of `count` workers in Prometheus text format 0.0.4, HELP and TYPE
  * first, one sample per worker (label worker="i"). */

@@ -5,8 +5,12 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/cidr.h"
+#include "core/ip_limit.h"
+#include "core/proxy_proto.h"
 #include "gateway/jwt.h"
 
 #define OPT(field) offsetof(struct gw_options, field)
@@ -128,6 +132,34 @@ const struct config_option gw_option_table[] = {
     {"api_max_body_bytes", CONFIG_SIZE, OPT(api_max_body_bytes), "1m", 1 * KIB, 64 * MIB, NULL,
      "Largest server API request body; a larger one gets 413."},
 
+    /* The edge: docs/edge.md */
+    {"proxy_protocol", CONFIG_ENUM, OPT(proxy_protocol), "off", 0, 0, proxy_mode_names,
+     "Whether connections on listen start with a PROXY header (v1 or v2) from a load "
+     "balancer: off, optional or required; anything but off needs proxy_trusted."},
+    {"proxy_trusted", CONFIG_LIST, OPT(proxy_trusted), "", 0, 0, NULL,
+     "Addresses and CIDR ranges allowed to send a PROXY header, e.g. 10.0.0.0/8, ::1; other "
+     "peers' bytes are never read as one (required mode closes them)."},
+    {"proxy_header_bytes_max", CONFIG_SIZE, OPT(proxy_header_bytes_max), "1k", PROXY_V2_BYTES_MIN,
+     64 * KIB, NULL, "Largest PROXY v2 header, TLVs included; a larger one closes the connection."},
+    {"max_connections_per_ip", CONFIG_UINT, OPT(max_connections_per_ip), "1000", 0, 10000000, NULL,
+     "Open connections per client address (IPv6: per prefix); more get 429; 0 disables."},
+    {"new_connections_per_ip_per_s", CONFIG_UINT, OPT(new_connections_per_ip_per_s), "100", 0,
+     1000000, NULL,
+     "New connections a second per client address after the burst; more get 429; 0 "
+     "disables."},
+    {"new_connections_per_ip_burst", CONFIG_UINT, OPT(new_connections_per_ip_burst), "1000", 1,
+     1000000, NULL, "New connections a client address may open at once."},
+    {"ip_limit_ipv6_prefix_bits", CONFIG_UINT, OPT(ip_limit_ipv6_prefix_bits), "64",
+     IP_LIMIT_IPV6_PREFIX_MIN, 128, NULL,
+     "IPv6 clients are counted per prefix of this many bits by the per-IP limits."},
+    {"ip_limit_tracked_max", CONFIG_UINT, OPT(ip_limit_tracked_max), "131072",
+     IP_LIMIT_ADDRESSES_MIN, IP_LIMIT_ADDRESSES_MAX, NULL,
+     "Client addresses the per-IP limits track per process (56 bytes each, reserved at "
+     "start); keep it above max_connections."},
+    {"drain_window", CONFIG_DURATION, OPT(drain_window_ms), "10s", 0, 3600 * SEC, NULL,
+     "On SIGTERM, the disconnect notices and 1001 closes are spread evenly over this time so "
+     "clients do not all reconnect at once; 0 closes every connection at once."},
+
     /* Worker-to-worker mailboxes: core/mailbox.h */
     {"mailbox_ring_slots", CONFIG_UINT, OPT(mailbox_ring_slots), "4096", 64, 65536, NULL,
      "Items in each worker-to-worker ring; a power of two."},
@@ -212,6 +244,32 @@ static int gw_validate_power_of_two(const char *name, uint64_t n, const char *ex
     return -1;
 }
 
+/* proxy_trusted must parse (core/cidr.h says why not), and PROXY headers need it. */
+static int gw_validate_proxy(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+{
+    struct cidr_list *ranges = malloc(sizeof *ranges);
+    char why[CIDR_ERROR_BYTES];
+    if (ranges == NULL) {
+        snprintf(err, CONFIG_ERROR_BYTES, "out of memory checking proxy_trusted");
+        return -1;
+    }
+    bool parsed = cidr_list_from_items((const char *const *)o->proxy_trusted.items,
+                                       o->proxy_trusted.count, ranges, why);
+    free(ranges);
+    if (!parsed) {
+        snprintf(err, CONFIG_ERROR_BYTES, "proxy_trusted = %s", why);
+        return -1;
+    }
+    if (o->proxy_protocol != PROXY_MODE_OFF && o->proxy_trusted.count == 0) {
+        snprintf(err, CONFIG_ERROR_BYTES,
+                 "proxy_protocol = %s needs proxy_trusted: the addresses your load balancers "
+                 "connect from, e.g. 10.0.0.0/8",
+                 proxy_mode_names[o->proxy_protocol]);
+        return -1;
+    }
+    return 0;
+}
+
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
 {
     assert(o != NULL && err != NULL);
@@ -237,7 +295,8 @@ int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]
                  (unsigned long long)o->max_message_bytes);
         return -1;
     }
-    if (gw_validate_keys(o, err) != 0 || gw_validate_namespaces(o, err) != 0)
+    if (gw_validate_keys(o, err) != 0 || gw_validate_namespaces(o, err) != 0 ||
+        gw_validate_proxy(o, err) != 0)
         return -1;
     return 0;
 }

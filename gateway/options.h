@@ -68,6 +68,17 @@ struct gw_options {
     uint64_t api_max_connections;
     uint64_t api_max_body_bytes;
 
+    /* The edge (docs/edge.md): PROXY protocol, per-IP limits, graceful drain. */
+    unsigned proxy_protocol;               /* enum proxy_mode (core/proxy_proto.h) */
+    struct config_list proxy_trusted;      /* CIDR ranges (core/cidr.h); checked by validate */
+    uint64_t proxy_header_bytes_max;       /* largest v2 header, TLVs included */
+    uint64_t max_connections_per_ip;       /* open connections per client address; 0: no limit */
+    uint64_t new_connections_per_ip_per_s; /* token bucket rate; 0: no limit */
+    uint64_t new_connections_per_ip_burst;
+    uint64_t ip_limit_ipv6_prefix_bits; /* IPv6 clients counted per prefix of this length */
+    uint64_t ip_limit_tracked_max;      /* client addresses tracked per process */
+    uint64_t drain_window_ms;           /* the 1001s of a stop spread over it; 0: at once */
+
     /* Worker-to-worker mailboxes (core/mailbox.h). */
     uint64_t mailbox_ring_slots;   /* items per ring; a power of two, 64..65536 */
     uint64_t mailbox_overflow_max; /* items a worker may hold back when a ring is full */
@@ -84,7 +95,8 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 /* Cross-option checks that one option's range cannot express: recv_buffer_count and
  * mailbox_ring_slots powers of two, idle_timeout > ping_interval, max_publish_bytes <
  * max_message_bytes (unless echo), at most 16 jwt_keys, api_keys well-formed (never quoted
- * in err), no durable namespace yet. Returns 0 or -1 with err. */
+ * in err), no durable namespace yet, proxy_trusted valid ranges and set whenever
+ * proxy_protocol is not off. Returns 0 or -1 with err. */
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
 /* Frees every owned string, list and the namespaces. */

@@ -1,6 +1,8 @@
 /* The server thread: starts everything, then runs a small loop of its own for the admin
- * listener and for signals (a signalfd read through io_uring), and on SIGTERM/SIGINT stops
- * the workers through MSG_RING and waits for them. Workers never block on it.
+ * listener and for signals (a signalfd read through io_uring). On SIGTERM/SIGINT it turns
+ * /readyz to 503 and stops the workers through MSG_RING (they drain their clients over
+ * drain_window) and waits for them; on SIGHUP it reloads what may change live. Workers never
+ * block on it.
  */
 #include "gateway/server.h"
 
@@ -9,11 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cidr.h"
+#include "core/ip_limit.h"
 #include "core/log.h"
+#include "core/proxy_proto.h"
 #include "gateway/admin.h"
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
@@ -38,6 +44,9 @@ struct server {
     unsigned workers_started;
     struct loop loop;
     struct admin admin;
+    struct server_reload reload; /* what SIGHUP runs (from main) */
+    struct cidr_list *trusted;   /* proxy_trusted parsed; NULL when proxy_protocol is off */
+    struct ip_limit *ip_limit;   /* the per-IP limits; NULL when off */
     int signal_fd;
     struct signalfd_siginfo siginfo;
     bool signal_armed;
@@ -56,8 +65,11 @@ static void server_begin_stop(struct server *s, const char *why)
 {
     if (s->stopping)
         return;
-    s->stopping = true;
-    log_info("main", "stopping: closing connections with 1001", "cause=%s timeout_ms=%llu", why,
+    s->stopping = true; /* /readyz answers 503 from now on */
+    log_info("main", "stopping: draining connections with 1001",
+             "cause=%s drain_window_ms=%llu "
+             "close_timeout_ms=%llu",
+             why, (unsigned long long)s->opts->drain_window_ms,
              (unsigned long long)s->opts->close_timeout_ms);
     for (unsigned i = 0; i < s->workers_started; i++)
         worker_request_stop(&s->workers[i], &s->loop);
@@ -71,8 +83,17 @@ static void server_on_signal(struct server *s, int res)
         server_begin_stop(s, "signalfd_error");
         return;
     }
-    server_begin_stop(s, s->siginfo.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-    server_arm_signal(s); /* a second signal during the stop is read and ignored */
+    if (s->siginfo.ssi_signo == SIGHUP) {
+        /* What may change live: the options main reads again (log_level). TLS certificates
+         * will be reloaded here too, with tls_current_reload (docs/tls.md), once the wss
+         * listener is wired. */
+        log_info("main", "SIGHUP: reloading what may change while running", NULL);
+        if (s->reload.fn != NULL)
+            s->reload.fn(s->reload.ctx);
+    } else {
+        server_begin_stop(s, s->siginfo.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    server_arm_signal(s); /* a second stop signal during the stop is read and ignored */
 }
 
 static void server_dispatch(void *ctx, const struct io_uring_cqe *cqe)
@@ -105,6 +126,10 @@ static void server_render_metrics(void *ctx, FILE *out)
         metrics[i] = s->workers[i].metrics;
     gw_metrics_render(out, metrics, s->worker_count);
     gw_metrics_render_mailbox(out, &s->grid);
+    struct ip_limit_stats stats;
+    if (s->ip_limit != NULL)
+        ip_limit_stats(s->ip_limit, &stats);
+    gw_metrics_render_ip_limit(out, s->ip_limit != NULL ? &stats : NULL);
 }
 
 static void server_close_fds(const int *fds, unsigned count)
@@ -197,6 +222,7 @@ static int server_block_signals(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
     signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; this covers every other write */
     return pthread_sigmask(SIG_BLOCK, set, NULL);
 }
@@ -288,6 +314,66 @@ static void server_policy_init(struct server *s)
     s->policy.subprotocol_required = false;
 }
 
+/* A seed for the per-IP table's hash, so a client cannot aim its addresses at one shard. */
+static uint64_t server_random_seed(void)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, 0) == (ssize_t)sizeof seed)
+        return seed;
+    log_warn("main", "getrandom failed; seeding the per-IP table from the clock", "error=\"%s\"",
+             strerror(errno));
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return ((uint64_t)now.tv_sec * 1000000007u) ^ (uint64_t)now.tv_nsec ^ (uint64_t)getpid();
+}
+
+/* The edge's shared state (docs/edge.md): the trusted ranges and the per-IP table. Returns 0,
+ * or -1 after logging. */
+static int server_edge_init(struct server *s)
+{
+    const struct gw_options *o = s->opts;
+    if (o->proxy_protocol != PROXY_MODE_OFF) {
+        char err[CIDR_ERROR_BYTES];
+        s->trusted = malloc(sizeof *s->trusted);
+        if (s->trusted == NULL || !cidr_list_from_items((const char *const *)o->proxy_trusted.items,
+                                                        o->proxy_trusted.count, s->trusted, err)) {
+            log_error("main", "cannot use proxy_trusted", "error=\"%s\"",
+                      s->trusted == NULL ? "out of memory" : err);
+            return -1;
+        }
+        s->shared.proxy_trusted = s->trusted;
+    }
+    struct ip_limit_config limits = {
+        .connections_max = (uint32_t)o->max_connections_per_ip,
+        .new_connections = {.rate_per_s = (uint32_t)o->new_connections_per_ip_per_s,
+                            .burst = (uint32_t)o->new_connections_per_ip_burst},
+        .ipv6_prefix_bits = (uint32_t)o->ip_limit_ipv6_prefix_bits,
+        .addresses_max = (uint32_t)o->ip_limit_tracked_max,
+        .hash_seed = server_random_seed(),
+    };
+    if (!ip_limit_enabled(&limits))
+        return 0;
+    s->ip_limit = ip_limit_create(&limits);
+    if (s->ip_limit == NULL) {
+        log_error("main", "out of memory for the per-IP limits",
+                  "ip_limit_tracked_max=%llu hint=\"lower ip_limit_tracked_max\"",
+                  (unsigned long long)o->ip_limit_tracked_max);
+        return -1;
+    }
+    s->shared.ip_limit = s->ip_limit;
+    return 0;
+}
+
+/* With every worker stopped. */
+static void server_edge_free(struct server *s)
+{
+    if (s->ip_limit != NULL)
+        ip_limit_destroy(s->ip_limit);
+    free(s->trusted);
+    s->ip_limit = NULL;
+    s->trusted = NULL;
+}
+
 static void server_discard_item(void *ctx, unsigned from, void *item)
 {
     (void)ctx;
@@ -315,9 +401,11 @@ static void server_abort_start(struct server *s)
     }
     free(s->workers);
     server_grid_free(s);
+    server_edge_free(s);
 }
 
-int server_run(const struct gw_options *opts, const struct gw_auth *auth)
+int server_run(const struct gw_options *opts, const struct gw_auth *auth,
+               const struct server_reload *reload)
 {
     char err[LOOP_ERROR_BYTES];
     if (loop_probe(err) != 0) {
@@ -325,6 +413,8 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
         return 1;
     }
     struct server s = {.opts = opts, .auth = auth, .signal_fd = -1};
+    if (reload != NULL)
+        s.reload = *reload;
     s.worker_count = server_worker_count(opts);
     server_policy_init(&s);
     s.shared.opts = opts;
@@ -335,9 +425,14 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     s.shared.started_at_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    if (server_edge_init(&s) != 0) {
+        server_edge_free(&s);
+        return 1;
+    }
     if (mailbox_grid_init(&s.grid, s.worker_count, (unsigned)opts->mailbox_ring_slots,
                           (size_t)opts->mailbox_overflow_max) != 0) {
         log_error("main", "out of memory for the mailboxes between workers", NULL);
+        server_edge_free(&s);
         return 1;
     }
     sigset_t signals;
@@ -348,12 +443,14 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
         server_open_listeners(&s, fds, &ws_addr) != 0) {
         free(s.workers);
         mailbox_grid_destroy(&s.grid);
+        server_edge_free(&s);
         return 1;
     }
     if (server_open_api(&s, api_fds, &api_addr) != 0) {
         server_close_fds(fds, s.worker_count);
         free(s.workers);
         mailbox_grid_destroy(&s.grid);
+        server_edge_free(&s);
         return 1;
     }
     int admin_fd = server_open_admin(&s, &admin_addr);
@@ -372,7 +469,8 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
         server_abort_start(&s);
         return 1;
     }
-    log_info("main", "listening", "kind=ws addr=%s workers=%u", ws_addr.text, s.worker_count);
+    log_info("main", "listening", "kind=ws addr=%s workers=%u proxy_protocol=%s", ws_addr.text,
+             s.worker_count, proxy_mode_names[opts->proxy_protocol]);
     log_info("main", "listening", "kind=admin addr=%s", admin_addr.text);
     if (opts->api_keys.count > 0)
         log_info("main", "listening", "kind=api addr=%s", api_addr.text);
@@ -384,6 +482,7 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth)
     loop_destroy(&s.loop);
     free(s.workers);
     server_grid_free(&s);
+    server_edge_free(&s);
     log_info("main", "stopped", NULL);
     return 0;
 }

@@ -6,11 +6,21 @@
 #include "gateway/auth_keys.h"
 #include "gateway/options.h"
 
+/* What SIGHUP runs on the server thread: the caller reads its options again and applies the
+ * ones that may change while running (main.c: log_level). */
+struct server_reload {
+    void (*fn)(void *ctx);
+    void *ctx;
+};
+
 /* Probes io_uring, opens the listeners, starts the workers, serves until SIGTERM or SIGINT,
- * then closes every connection with 1001 (within close_timeout) and frees everything.
- * `auth` (the JWT keys and policy, gateway/auth_keys.h) is borrowed: the caller keeps it,
- * unchanged, until server_run returns. Returns the process exit code: 0 after a clean stop,
- * 1 when it could not start. */
-int server_run(const struct gw_options *opts, const struct gw_auth *auth);
+ * then drains: /readyz turns 503, listeners close, every connection gets its `disconnect`
+ * notice and close 1001 spread over drain_window, and what is left after drain_window +
+ * close_timeout is cut; then frees everything. SIGHUP calls `reload` (may be NULL).
+ * `auth` (the JWT keys and policy, gateway/auth_keys.h) and `reload` are borrowed: the
+ * caller keeps them, unchanged, until server_run returns. Returns the process exit code: 0
+ * after a clean stop, 1 when it could not start. */
+int server_run(const struct gw_options *opts, const struct gw_auth *auth,
+               const struct server_reload *reload);
 
 #endif

@@ -1,6 +1,7 @@
 /* Worker thread: pins itself, builds its loop and receive buffers, accepts on its own
  * SO_REUSEPORT socket, dispatches completions to connections, batches their sends once per
- * loop turn, and on a stop request closes everything gracefully within close_timeout.
+ * loop turn, and on a stop request drains: its connections get their `disconnect` and 1001
+ * spread evenly over drain_window, and every close is done within close_timeout after that.
  */
 #include "gateway/worker.h"
 
@@ -23,8 +24,9 @@ enum {
     WORKER_RECV_GROUP = 0,
     WORKER_ACCEPT_RETRY_MS = 100,
     WORKER_WAIT_MAX_MS = 1000,
-    WORKER_WAIT_OVERFLOW_MS = 1, /* items held back for a full ring: retry soon */
-    WORKER_MAILBOX_BATCH = 1024, /* items taken per ring pass, then the flush runs */
+    WORKER_WAIT_STOPPING_MS = 50, /* while stopping: notice soon that the others are done */
+    WORKER_WAIT_OVERFLOW_MS = 1,  /* items held back for a full ring: retry soon */
+    WORKER_MAILBOX_BATCH = 1024,  /* items taken per ring pass, then the flush runs */
 };
 
 static void worker_arm_accept(struct worker *w)
@@ -58,12 +60,67 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
         worker_arm_accept(w);
 }
 
+/* Notifies the OPEN connections whose turn has come. The k-th of drain_total (from 0) goes at
+ * drain_start + k * drain_window / drain_total: the first at once, the rest evenly spread, the
+ * last one a step before the window ends. Connections that leave on their own meanwhile are
+ * simply not met by the walk. */
+static void worker_drain_step(struct worker *w)
+{
+    uint64_t window_ms = w->shared->opts->drain_window_ms;
+    uint64_t elapsed_ms = w->loop.now_ms - w->drain_start_ms;
+    uint64_t due = w->drain_total;
+    if (window_ms != 0 && elapsed_ms < window_ms)
+        due = w->drain_total * elapsed_ms / window_ms + 1;
+    while (w->drain_done < due && w->drain_next != NULL) {
+        struct conn *c = w->drain_next;
+        w->drain_next = c->next; /* before the drain: conn.c also moves it if c->next goes */
+        if (conn_drain(c))
+            w->drain_done++;
+    }
+    if (w->drain_done >= w->drain_total)
+        w->drain_next = NULL; /* nothing can become OPEN any more: the walk is over */
+    if (w->drain_next == NULL)
+        return;
+    assert(window_ms != 0 && w->drain_total > 0);
+    tw_arm(&w->loop.wheel, &w->drain_timer,
+           w->drain_start_ms + w->drain_done * window_ms / w->drain_total);
+}
+
+/* Starts the drain: counts the OPEN connections (the ones still handshaking were closed) and
+ * notifies the first. */
+static void worker_begin_drain(struct worker *w)
+{
+    w->drain_start_ms = w->loop.now_ms;
+    w->drain_total = 0;
+    w->drain_done = 0;
+    for (const struct conn *c = w->conns; c != NULL; c = c->next)
+        if (c->state == CONN_OPEN)
+            w->drain_total++;
+    w->drain_next = w->conns;
+    if (w->drain_total > 0)
+        log_debug("worker", "draining", "worker=%u connections=%llu window_ms=%llu", w->index,
+                  (unsigned long long)w->drain_total,
+                  (unsigned long long)w->shared->opts->drain_window_ms);
+    worker_drain_step(w);
+}
+
+/* A worker whose own connections are gone stays while other workers' clients may still use
+ * the channels it owns: until the drain window is over, or no client is left anywhere. */
+static bool worker_drain_over(const struct worker *w)
+{
+    if (w->loop.now_ms >= w->drain_start_ms + w->shared->opts->drain_window_ms)
+        return true;
+    return atomic_load(&w->shared->connections_open) == 0 &&
+           atomic_load(&w->shared->api_connections_open) == 0;
+}
+
 static void worker_begin_stop(struct worker *w)
 {
     if (w->stopping)
         return;
+    const struct gw_options *o = w->shared->opts;
     w->stopping = true;
-    w->stop_deadline_ms = w->loop.now_ms + w->shared->opts->close_timeout_ms;
+    w->stop_deadline_ms = w->loop.now_ms + o->drain_window_ms + o->close_timeout_ms;
     tw_cancel(&w->loop.wheel, &w->accept_retry);
     /* Cancel the multishot accept, then close the listener: with SO_REUSEPORT the kernel
      * sends new connections to the sockets still open (other processes on the port). */
@@ -82,6 +139,7 @@ static void worker_begin_stop(struct worker *w)
         next = c->next;
         conn_begin_shutdown(c);
     }
+    worker_begin_drain(w);
 }
 
 static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
@@ -140,6 +198,10 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
             worker_arm_accept(w);
         return;
     }
+    if (t == &w->drain_timer) {
+        worker_drain_step(w);
+        return;
+    }
     if (t == &w->hub.sweep_timer) {
         hub_on_sweep(&w->hub);
         return;
@@ -191,6 +253,7 @@ static int worker_setup(struct worker *w)
     }
     outq_pool_init(&w->outq_pool);
     tw_timer_init(&w->accept_retry);
+    tw_timer_init(&w->drain_timer);
     hub_init(&w->hub, w);
     api_worker_start(&w->api, w);
     mailbox_grid_attach(w->shared->grid, w->index, &w->loop, loop_udata(w, WORKER_OP_WAKE));
@@ -213,6 +276,8 @@ static void worker_free_waiting(struct worker *w)
 static void worker_teardown(struct worker *w)
 {
     mailbox_grid_detach(w->shared->grid, w->index);
+    tw_cancel(&w->loop.wheel, &w->drain_timer);
+    w->drain_next = NULL;
     worker_free_waiting(w);
     api_worker_destroy(&w->api);
     assert(w->flush_list == NULL);
@@ -238,7 +303,9 @@ static void worker_run(struct worker *w)
 {
     for (;;) {
         bool held_back = mailbox_has_overflow(w->shared->grid, w->index);
-        int ret = loop_run_once(&w->loop, held_back ? WORKER_WAIT_OVERFLOW_MS : WORKER_WAIT_MAX_MS);
+        int ret = loop_run_once(&w->loop, held_back     ? WORKER_WAIT_OVERFLOW_MS
+                                          : w->stopping ? WORKER_WAIT_STOPPING_MS
+                                                        : WORKER_WAIT_MAX_MS);
         if (ret < 0) {
             log_error("worker", "io_uring_enter failed; stopping the worker",
                       "worker=%u error=\"%s\"", w->index, strerror(-ret));
@@ -255,7 +322,7 @@ static void worker_run(struct worker *w)
             }
             api_abort_all(&w->api);
         }
-        if (w->conns == NULL && !w->accept_armed && api_idle(&w->api)) {
+        if (w->conns == NULL && !w->accept_armed && api_idle(&w->api) && worker_drain_over(w)) {
             worker_flush(w);
             return;
         }

@@ -21,7 +21,9 @@
 #include "gateway/metrics.h"
 #include "gateway/options.h"
 
+struct cidr_list;
 struct conn;
+struct ip_limit;
 struct send_ctx;
 
 /* Tags of the worker's io_uring operations (loop_udata). */
@@ -44,6 +46,9 @@ struct worker_shared {
     struct mailbox_grid *grid;             /* between every pair of workers (gateway/hub.h) */
     const struct jwt_keyset *jwt_keys;     /* client tokens (gateway/auth_keys.h) */
     const struct jwt_policy *jwt_policy;
+    const struct cidr_list *proxy_trusted; /* proxy_trusted parsed; NULL when proxy_protocol
+                                              is off */
+    struct ip_limit *ip_limit; /* the per-IP limits (thread-safe); NULL when they are off */
 };
 
 struct worker {
@@ -72,6 +77,15 @@ struct worker {
     bool exiting; /* left the loop: connections are freed whatever still refers to them */
     uint64_t stop_deadline_ms;
 
+    /* The drain (worker_begin_stop): OPEN connections get their notice and 1001 one after
+     * another, evenly over drain_window. */
+    struct tw_timer drain_timer;
+    struct conn *drain_next; /* next connection of the walk; conn.c moves it on when it
+                                frees that one */
+    uint64_t drain_start_ms; /* loop time the stop began */
+    uint64_t drain_total;    /* connections OPEN when it began */
+    uint64_t drain_done;     /* notified so far */
+
     /* Handover with the server thread. */
     _Atomic bool stop_requested;
     _Atomic int started; /* 0 starting, 1 running, -1 failed (see start_error) */
@@ -88,8 +102,10 @@ int worker_start(struct worker *w, unsigned index, struct worker_shared *shared,
 /* Blocks until the worker has either started (0) or failed (-1, w->start_error). */
 int worker_wait_started(struct worker *w);
 
-/* Asks the worker to close its connections (1001) and stop; `waker` is the caller's loop,
- * used to send the MSG_RING wake-up. */
+/* Asks the worker to stop: listeners close, connections still handshaking are closed, and
+ * OPEN ones get `disconnect` and 1001 spread over drain_window; then it exits (at the latest
+ * drain_window + close_timeout later). `waker` is the caller's loop, used to send the
+ * MSG_RING wake-up. */
 void worker_request_stop(struct worker *w, struct loop *waker);
 
 /* Joins the thread and frees what the worker owns. */

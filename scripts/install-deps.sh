@@ -9,7 +9,9 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config liburing-dev libwolfssl-dev libxxhash-dev
             libhiredis-dev libck-dev libpq-dev libcmocka-dev)
 # postgresql: the storage tests start throwaway servers of their own (tests/storage/pg_harness.c)
-test_pkgs=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm procps postgresql)
+# haproxy: the edge tests put a real one in front of tidegate (tests/integration/test_edge_haproxy.py)
+test_pkgs=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm procps postgresql
+           haproxy)
 
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--build" ]] || pkgs+=("${test_pkgs[@]}")

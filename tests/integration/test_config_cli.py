@@ -30,6 +30,10 @@ DEFAULTS = {
     "recovery_max_messages": "1000", "recovery_max_bytes": "512k", "max_channels": "1000000",
     "api_listen": "127.0.0.1:9091", "api_keys": None, "api_max_connections": "256",
     "api_max_body_bytes": "1m", "mailbox_ring_slots": "4096", "mailbox_overflow_max": "65536",
+    "proxy_protocol": "off", "proxy_trusted": None, "proxy_header_bytes_max": "1k",
+    "max_connections_per_ip": "1000", "new_connections_per_ip_per_s": "100",
+    "new_connections_per_ip_burst": "1000", "ip_limit_ipv6_prefix_bits": "64",
+    "ip_limit_tracked_max": "131072", "drain_window": "10s",
 }
 
 

@@ -1,6 +1,7 @@
 """Stopping the server: on SIGTERM or SIGINT every open client gets close 1001, and the
 process exits with 0, also when some client never answers its close or is still in the
-middle of its handshake."""
+middle of its handshake. These run with drain_window = 0 (every close at once); the drain
+that spreads the closes over a window is tests/integration/test_drain.py."""
 
 import os
 import signal
@@ -14,7 +15,8 @@ from tidegate_harness import Close, RawClient, Server, upgrade_request  # noqa: 
 
 class TestShutdown(unittest.TestCase):
     def start(self, *args):
-        server = Server("--echo", "true", "--ping-interval", "0", *args).start()
+        server = Server("--echo", "true", "--ping-interval", "0", "--drain-window", "0",
+                        *args).start()
         self.addCleanup(server.stop)
         return server
 

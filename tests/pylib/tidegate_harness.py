@@ -699,12 +699,15 @@ class RawClient:
 
     @classmethod
     def connect(cls, port, path="/", headers=None, timeout=10.0, rcvbuf=None, key=None,
-                first_bytes=b"", request=None):
+                first_bytes=b"", request=None, source=None):
         """Connects and completes the opening handshake; raises HandshakeRefused with the
         response when the server does not answer 101. `first_bytes` are sent in the same
         write as the request (a client pipelining its first frame). `request` replaces the
-        generated request entirely (then pass its `key`)."""
+        generated request entirely (then pass its `key`). `source` is a local address to
+        connect from (another loopback address such as "127.0.0.2": another client)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source is not None:
+            sock.bind((source, 0))
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.settimeout(timeout)
