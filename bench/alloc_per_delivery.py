@@ -41,7 +41,8 @@ class Gateway:
             [binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
              "--workers", str(workers), "--allow-anonymous", "--client-messages-per-s", "0",
              "--namespace.bench.join=anonymous", "--namespace.bench.publish=anonymous",
-             "--namespace.bench.history_size=0", "--log-level", "info"],
+             "--namespace.bench.history_size=0", "--log-level", "info",
+             "--max-connections-per-ip", "0", "--new-connections-per-ip-per-s", "0"],
             stderr=subprocess.PIPE, env=dict(os.environ, LD_PRELOAD=preload), text=True)
         self.port = None
         deadline = time.monotonic() + 10

@@ -13,6 +13,7 @@ ulimit -n 20000
 port_tg=18080 port_ref=18090
 "$bin" --workers 1 --listen 127.0.0.1:$port_tg --admin-listen 127.0.0.1:19090 \
     --max-connections 20000 --idle-timeout 0 --ping-interval 0 --connect-timeout 120s \
+    --max-connections-per-ip 0 --new-connections-per-ip-per-s 0 \
     2>"$out/tidegate.log" &
 tg=$!
 node "$root/bench/ref/ws_echo_server.mjs" $port_ref >"$out/node.log" 2>&1 &

@@ -37,7 +37,7 @@ echo "starting $gateways gateway processes on 127.0.0.1:$port"
 for i in $(seq "$gateways"); do
     "$build/tidegate" --workers 1 --listen "127.0.0.1:$port" --admin-listen 127.0.0.1:0 \
         --max-connections "$max_per_gateway" --idle-timeout 0 --ping-interval 0 \
-        --allow-anonymous true \
+        --max-connections-per-ip 0 --new-connections-per-ip-per-s 0 --allow-anonymous true \
         --recv-buffer-count 64 --log-level warn 2>"$out/tidegate-$i.log" &
     pids+=("$!")
 done
