@@ -71,6 +71,9 @@ backend tidegate
 """
 
     def start(self):
+        if not os.access(HAPROXY, os.X_OK):
+            raise AssertionError(f"no haproxy at {HAPROXY}: install the haproxy package "
+                                 "(scripts/install-deps.sh does)")
         self.port = free_port()
         path = os.path.join(self.dir, "haproxy.cfg")
         with open(path, "w") as f:
@@ -127,8 +130,6 @@ def closed_without_reply(port, data, source=None, timeout=10.0):
     return got
 
 
-@unittest.skipUnless(os.access(HAPROXY, os.X_OK), "haproxy is not installed "
-                     "(scripts/install-deps.sh installs it)")
 class TestBehindHAProxy(unittest.TestCase):
     def start(self, send_proxy="send-proxy-v2", mode="required", *args):
         server = Server("--echo", "true", "--ping-interval", "0", "--drain-window", "0",
