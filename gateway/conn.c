@@ -533,7 +533,7 @@ void conn_on_timer(struct conn *c)
     switch ((enum conn_state)c->state) {
     case CONN_HANDSHAKE:
         if (c->proxy_expect != PROXY_EXPECT_NONE)
-            conn_edge_proxy_timeout(c); /* no HTTP answer before the header is whole */
+            conn_edge_proxy_timeout(c); /* the header never came whole (conn_edge.c) */
         else
             conn_upgrade_fail(c, WS_HS_TIMEOUT);
         break;

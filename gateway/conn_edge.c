@@ -180,6 +180,12 @@ void conn_edge_release(struct conn *c)
 void conn_edge_proxy_timeout(struct conn *c)
 {
     assert(c->state == CONN_HANDSHAKE && c->proxy_expect != PROXY_EXPECT_NONE);
+    if (c->proxy_expect == PROXY_EXPECT_MAYBE && c->rx_len == 0) {
+        /* optional mode, nothing sent: a silent client rather than a broken header */
+        c->proxy_expect = PROXY_EXPECT_NONE;
+        conn_upgrade_fail(c, WS_HS_TIMEOUT);
+        return;
+    }
     edge_count_failure(c->worker, GW_PROXY_FAIL_TIMEOUT, &c->client);
     c->close_reason = GW_CLOSE_PROXY;
     conn_close_socket(c);

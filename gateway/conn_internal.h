@@ -73,7 +73,9 @@ bool conn_edge_admit(struct conn *c);
 /* Bytes received while c->proxy_expect is not PROXY_EXPECT_NONE. */
 void conn_edge_proxy_on_bytes(struct conn *c, uint8_t *data, size_t len);
 
-/* The handshake deadline passed with the PROXY header incomplete: counted, closed. */
+/* The handshake deadline passed with the PROXY header incomplete: counted, closed without a
+ * reply. In optional mode with nothing received at all it is the client's upgrade that timed
+ * out: 408, as without a balancer. */
 void conn_edge_proxy_timeout(struct conn *c);
 
 /* The connection ends: its count goes back to the per-IP limits. Idempotent. */

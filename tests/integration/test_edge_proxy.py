@@ -174,6 +174,21 @@ class TestProxyHeaders(ServerTestCase):
             "one header timed out")
 
 
+class TestOptionalMode(unittest.TestCase):
+    def test_a_silent_trusted_client_gets_the_upgrade_timeout_not_a_proxy_failure(self):
+        server = Server("--echo", "true", "--drain-window", "0", "--proxy-protocol", "optional",
+                        "--proxy-trusted", "127.0.0.1", "--handshake-timeout", "500ms").start()
+        self.addCleanup(server.stop)
+        reply = closed_without_reply(server.ws_port, b"")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 408 "), reply)
+        # half a header from the same peer is a broken header: cut without a reply
+        self.assertEqual(closed_without_reply(server.ws_port, b"PROXY TCP4 1"), b"")
+        m = server.wait_for_metric(
+            lambda m: m.value("tidegate_proxy_failures_total", reason="timeout") == 1,
+            "one header timed out")
+        self.assertEqual(m.value("tidegate_handshake_failures_total", reason="timeout"), 1)
+
+
 class TestPerIpLimitsOnDirectClients(unittest.TestCase):
     def start(self, *args):
         server = Server("--echo", "true", "--ping-interval", "0", "--drain-window", "0",
