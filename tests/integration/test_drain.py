@@ -99,10 +99,9 @@ class TestDrain(unittest.TestCase):
             except ConnectionRefusedError:
                 refused = True
         self.assertTrue(refused, "new connections are refused during the drain")
-        self.assertLess(time.monotonic() - t0, WINDOW_S * 0.75,
-                        "the checks above ran while the drain was still going on")
         still_open = sum(1 for w in watchers if w.at is None)
-        self.assertGreater(still_open, 0, "not every client was closed at once")
+        self.assertGreater(still_open, 0, "the checks above ran while the drain went on: "
+                                          "not every client was closed at once")
         for w in watchers:
             w.join(40)
             self.assertFalse(w.is_alive(), "a client got no close within 40 s")
