@@ -1,0 +1,109 @@
+/* The Redis tests' loop: see redis_test_loop.h. */
+#include "redis_test_loop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/redis_conn.h"
+
+static void test_dispatch(void *ctx, const struct io_uring_cqe *cqe)
+{
+    (void)ctx;
+    if (loop_udata_tag(cqe->user_data) != REDIS_TEST_TAG) {
+        fprintf(stderr, "redis_test_loop: completion with unknown tag %u\n",
+                loop_udata_tag(cqe->user_data));
+        abort();
+    }
+    redis_conn_dispatch(loop_udata_owner(cqe->user_data), cqe);
+}
+
+static void test_timer(struct tw_timer *timer, void *ctx)
+{
+    struct redis_test_loop *t = ctx;
+    if (timer == &t->tick) {
+        uint64_t now_ms = t->loop.now_ms;
+        uint64_t late_ms = now_ms > timer->expires_ms ? now_ms - timer->expires_ms : 0;
+        if (late_ms > t->tick_late_ms_max)
+            t->tick_late_ms_max = late_ms;
+        tw_arm(&t->loop.wheel, &t->tick, now_ms + REDIS_TEST_TICK_MS);
+        return;
+    }
+    for (int i = 0; i < REDIS_TEST_OWNERS_MAX; i++)
+        if (t->owners[i].fn != NULL && t->owners[i].fn(t->owners[i].owner, timer))
+            return;
+    fprintf(stderr, "redis_test_loop: a timer nobody owns expired\n");
+    abort();
+}
+
+int redis_test_loop_init(struct redis_test_loop *t)
+{
+    memset(t, 0, sizeof *t);
+    struct loop_params params = {
+        .sq_entries = 256,
+        .cq_entries = 1024,
+        .dispatch = test_dispatch,
+        .timer_expire = test_timer,
+        .ctx = t,
+    };
+    char err[LOOP_ERROR_BYTES];
+    if (loop_init(&t->loop, &params, err) != 0) {
+        fprintf(stderr, "redis_test_loop: %s\n", err);
+        return -1;
+    }
+    tw_timer_init(&t->tick);
+    tw_arm(&t->loop.wheel, &t->tick, t->loop.now_ms + REDIS_TEST_TICK_MS);
+    return 0;
+}
+
+void redis_test_loop_add(struct redis_test_loop *t, redis_test_timer_fn fn, void *owner)
+{
+    for (int i = 0; i < REDIS_TEST_OWNERS_MAX; i++)
+        if (t->owners[i].fn == NULL) {
+            t->owners[i].fn = fn;
+            t->owners[i].owner = owner;
+            return;
+        }
+    abort();
+}
+
+void redis_test_loop_remove(struct redis_test_loop *t, const void *owner)
+{
+    for (int i = 0; i < REDIS_TEST_OWNERS_MAX; i++) {
+        if (t->owners[i].owner == owner) {
+            t->owners[i].fn = NULL;
+            t->owners[i].owner = NULL;
+        }
+    }
+}
+
+bool redis_test_loop_run(struct redis_test_loop *t, bool (*done)(void *arg), void *arg,
+                         uint64_t timeout_ms)
+{
+    uint64_t deadline_ms = loop_clock_ms() + timeout_ms;
+    while (!done(arg)) {
+        if (loop_clock_ms() >= deadline_ms)
+            return false;
+        if (loop_run_once(&t->loop, 50) != 0) {
+            fprintf(stderr, "redis_test_loop: io_uring_enter failed\n");
+            abort();
+        }
+    }
+    return true;
+}
+
+static bool test_never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+void redis_test_loop_spin(struct redis_test_loop *t, uint64_t ms)
+{
+    redis_test_loop_run(t, test_never, NULL, ms);
+}
+
+void redis_test_loop_destroy(struct redis_test_loop *t)
+{
+    loop_destroy(&t->loop);
+}
