@@ -257,7 +257,7 @@ static enum redis_refusal rc_send(struct redis_conn *c, int argc, const char *co
 
 bool redis_conn_ready(const struct redis_conn *c)
 {
-    return c->state == REDIS_CONN_UP && !c->dying && c->ac != NULL &&
+    return c->state == REDIS_CONN_UP && !c->dying && !c->fail_pending && c->ac != NULL &&
            c->cmds_count < c->pending_max;
 }
 
@@ -265,7 +265,7 @@ enum redis_refusal redis_conn_command(struct redis_conn *c, int argc, const char
                                       const size_t *argvlen, redis_reply_fn fn, void *ctx)
 {
     assert(fn != NULL);
-    if (c->state != REDIS_CONN_UP || c->dying || c->ac == NULL) {
+    if (c->state != REDIS_CONN_UP || c->dying || c->fail_pending || c->ac == NULL) {
         pg_metric_add(&c->metrics->refused_down_total, 1);
         return REDIS_REFUSED_DOWN;
     }
