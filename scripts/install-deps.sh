@@ -10,8 +10,12 @@ build_pkgs=(build-essential cmake pkg-config liburing-dev libwolfssl-dev libxxha
             libhiredis-dev libck-dev libpq-dev libcmocka-dev)
 # postgresql: the storage tests start throwaway servers of their own (tests/storage/pg_harness.c)
 # haproxy: the edge tests put a real one in front of tidegate (tests/integration/test_edge_haproxy.py)
+# redis-server: the Redis tests start throwaway servers of their own on free loopback ports
+#   (tests/storage/redis_harness.c). On a host with systemd, Debian also starts the packaged
+#   service on 127.0.0.1:6379 at install; the tests neither use nor disturb it (stop it with
+#   `systemctl disable --now redis-server` if it is not wanted).
 test_pkgs=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm procps postgresql
-           haproxy)
+           haproxy redis-server)
 
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--build" ]] || pkgs+=("${test_pkgs[@]}")

@@ -132,15 +132,23 @@ static int harness_free_port(void)
 
 static pid_t harness_spawn(const struct redis_harness *h)
 {
-    char port[16], pid_file[160], log_file[160];
+    char port[16], pid_file[160], log_file[160], sock[160];
     snprintf(port, sizeof port, "%d", h->port);
+    snprintf(sock, sizeof sock, "%s/redis.sock", h->dir);
     snprintf(pid_file, sizeof pid_file, "%s/redis.pid", h->dir);
     snprintf(log_file, sizeof log_file, "%s/redis.log", h->dir);
-    const char *argv[HARNESS_ARGV_MAX] = {
-        h->binary, "--port",       port,     "--bind",      "127.0.0.1", "--save",
-        "",        "--appendonly", "no",     "--dir",       h->dir,      "--pidfile",
-        pid_file,  "--logfile",    log_file, "--daemonize", "no",        "--protected-mode",
-        "no"};
+    const char *argv[HARNESS_ARGV_MAX] = {h->binary,   "--port",
+                                          port,        "--bind",
+                                          "127.0.0.1", "--save",
+                                          "",          "--appendonly",
+                                          "no",        "--dir",
+                                          h->dir,      "--pidfile",
+                                          pid_file,    "--logfile",
+                                          log_file,    "--daemonize",
+                                          "no",        "--protected-mode",
+                                          "no",        "--unixsocket",
+                                          sock,        "--unixsocketperm",
+                                          "700"};
     int n = 0;
     while (argv[n] != NULL)
         n++;

@@ -2,9 +2,9 @@
  *
  * redis_harness_start creates a temporary directory and starts `redis-server` (Debian's
  * redis-server package, 7.x) in the foreground as a child of the test, on a free 127.0.0.1
- * port, with persistence off (`--save '' --appendonly no`), its log and pid file in that
- * directory. It never uses a system Redis (Debian starts one on port 6379 when the package
- * is installed; the tests neither need nor touch it).
+ * port and on the unix socket DIR/redis.sock, with persistence off (`--save ''
+ * --appendonly no`), its log and pid file in that directory. It never uses a system Redis (Debian
+ * starts one on port 6379 when the package is installed; the tests neither need nor touch it).
  *
  * Cleanup does not depend on the test ending well: the server dies with the test process
  * (PR_SET_PDEATHSIG), and a guardian process forked at start waits for the test process to

@@ -121,6 +121,11 @@ static bool is_up(void *arg)
     return ((struct redis_conn *)arg)->state == REDIS_CONN_UP;
 }
 
+static bool is_down(void *arg)
+{
+    return ((struct redis_conn *)arg)->state == REDIS_CONN_DOWN;
+}
+
 static bool answered(void *arg)
 {
     return fx.rec.count >= *(int *)arg;
@@ -371,6 +376,27 @@ static void test_auth_and_select(void **state)
     redis_harness_destroy(&secured);
 }
 
+static void test_a_unix_socket(void **state)
+{
+    (void)state;
+    char url[200];
+    snprintf(url, sizeof url, "unix:%s/redis.sock?db=2", harness.dir);
+    fx_open(url, 64, 1000);
+    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_int_equal(send1(0, "SET", "conn:unix", "1"), REDIS_ACCEPTED);
+    assert_int_equal(send1(1, "DBSIZE", NULL, NULL), REDIS_ACCEPTED);
+    wait_answers(2);
+    assert_int_equal(fx.rec.integer[1], 1); /* db 2 holds only this key */
+    /* The server killed: refused at once, then back by itself. */
+    assert_int_equal(redis_harness_kill(&harness), 0);
+    assert_true(redis_test_loop_run(&fx.t, is_down, &fx.c, 5000));
+    assert_int_equal(send1(2, "PING", NULL, NULL), REDIS_REFUSED_DOWN);
+    assert_int_equal(redis_harness_restart(&harness), 0);
+    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_no_stall();
+    fx_close();
+}
+
 static void test_bad_settings_are_refused(void **state)
 {
     (void)state;
@@ -426,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup(test_a_hung_server_times_out_and_is_reconnected, server_running),
         cmocka_unit_test_setup(test_close_cancels_waiting_commands, server_running),
         cmocka_unit_test_setup(test_auth_and_select, server_running),
+        cmocka_unit_test_setup(test_a_unix_socket, server_running),
         cmocka_unit_test_setup(test_bad_settings_are_refused, server_running),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

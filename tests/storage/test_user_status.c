@@ -467,6 +467,31 @@ static void test_redis_killed_mid_run(void **state)
     fx_close();
 }
 
+static void test_a_new_link_rewrites_every_user(void **state)
+{
+    (void)state;
+    enum { USERS = 3000 }; /* about three rounds of rewrite_inflight_max */
+    fx_open(0);
+    char user[32];
+    for (int i = 0; i < USERS; i++) {
+        snprintf(user, sizeof user, "user-%d", i);
+        assert_int_equal(admit(&fx.a, user, NULL), USER_STATUS_ALLOWED);
+    }
+    settle();
+    assert_int_equal(redis_harness_kill(&harness), 0);
+    assert_true(redis_test_loop_run(&fx.t, both_down, NULL, 5000));
+    assert_int_equal(redis_harness_restart(&harness), 0);
+    assert_true(redis_test_loop_run(&fx.t, both_up, NULL, 10000));
+    redisContext *ctx = direct();
+    assert_int_equal(redis_harness_int(ctx, "SCARD %sinst:%s:users", fx.prefix, fx.a.us.inc),
+                     USERS);
+    redisFree(ctx);
+    assert_status(&fx.b, "user-0", true, 1);
+    assert_status(&fx.b, "user-2999", true, 1);
+    assert_true(pg_metric_get(&fx.a.m.writes_total) >= 2 * USERS);
+    fx_close();
+}
+
 static void test_redis_hung_mid_run(void **state)
 {
     (void)state;
@@ -607,6 +632,7 @@ int main(void)
         cmocka_unit_test_setup(test_concurrent_connects_get_exactly_the_limit, server_running),
         cmocka_unit_test_setup(test_a_cancelled_check_is_not_counted, server_running),
         cmocka_unit_test_setup(test_redis_killed_mid_run, server_running),
+        cmocka_unit_test_setup(test_a_new_link_rewrites_every_user, server_running),
         cmocka_unit_test_setup(test_redis_hung_mid_run, server_running),
         cmocka_unit_test_setup(test_a_lost_registration_is_rewritten, server_running),
         cmocka_unit_test_setup(test_flushed_scripts_are_reloaded, server_running),
