@@ -198,7 +198,7 @@ static void rc_count(struct redis_conn *c, enum redis_status status, const struc
         /* fall through */
     case REDIS_STATUS_REPLY: {
         pg_metric_add(&m->replies_total, 1);
-        uint64_t now_ms = c->loop->now_ms;
+        uint64_t now_ms = loop_clock_ms();
         pg_hist_observe(&m->latency_us, now_ms > cmd->sent_ms ? (now_ms - cmd->sent_ms) * 1000 : 0);
         break;
     }
@@ -246,7 +246,7 @@ static enum redis_refusal rc_send(struct redis_conn *c, int argc, const char *co
     assert(argc >= 1 && argc <= REDIS_CONN_ARGS_MAX);
     struct redis_cmd *slot = &c->cmds[(c->cmds_head + c->cmds_count) % c->cmds_cap];
     *slot = (struct redis_cmd){
-        .fn = fn, .ctx = ctx, .sent_ms = c->loop->now_ms, .deadline_ms = deadline_ms};
+        .fn = fn, .ctx = ctx, .sent_ms = loop_clock_ms(), .deadline_ms = deadline_ms};
     /* hiredis takes `const char **`; it does not write through it. */
     if (redisAsyncCommandArgv(c->ac, rc_on_reply, slot, argc, (const char **)argv, argvlen) !=
         REDIS_OK)
@@ -273,7 +273,9 @@ enum redis_refusal redis_conn_command(struct redis_conn *c, int argc, const char
         pg_metric_add(&c->metrics->refused_full_total, 1);
         return REDIS_REFUSED_FULL;
     }
-    uint64_t deadline_ms = c->loop->now_ms + c->command_timeout_ms;
+    /* The clock now, not the turn's: a command sent late in a turn (or from outside the loop)
+     * gets its whole timeout. */
+    uint64_t deadline_ms = loop_clock_ms() + c->command_timeout_ms;
     enum redis_refusal r = rc_send(c, argc, argv, argvlen, fn, ctx, deadline_ms);
     if (r != REDIS_ACCEPTED) {
         pg_metric_add(&c->metrics->refused_down_total, 1);
@@ -322,6 +324,8 @@ static void rc_link_gone(struct redis_conn *c)
     /* A healthy link lost logs at once (failures was reset when it came up); attempts that
      * keep failing log at powers of two: an outage of hours is a few dozen lines. */
     bool log_now = (c->failures & (c->failures - 1)) == 0;
+    /* A link that was up but never proven (its owner's setup was refused) logs like a
+     * failed attempt: at powers of two. */
     if (was_up) {
         pg_metric_add(&c->metrics->disconnects_total, 1);
         if (log_now)
@@ -449,9 +453,13 @@ static void rc_became_up(struct redis_conn *c)
     redis_url_describe(&c->url, where, sizeof where);
     log_info("redis", "connected to Redis", "conn=%s redis=\"%s\" after_failures=%u", c->name,
              where, c->failures);
+    c->ops->up(c->owner);
+}
+
+void redis_conn_proven(struct redis_conn *c)
+{
     c->failures = 0;
     c->backoff_ms = c->backoff_min_ms;
-    c->ops->up(c->owner);
 }
 
 /* What follows a call into hiredis, now that it has returned. */

@@ -17,7 +17,9 @@
  *     UNAVAILABLE (their outcome is unknown: they may or may not have run).
  *   - The link reconnects by itself: a failed attempt or a lost link waits a backoff that
  *     doubles from backoff_min_ms to backoff_max_ms with jitter (so many workers do not
- *     reconnect in step); the backoff resets once a link has answered its handshake.
+ *     reconnect in step); the backoff resets only when the owner says the link works
+ *     (redis_conn_proven), so a server that accepts links and refuses the owner's setup is
+ *     not hammered.
  *   - An attempt is: TCP (or unix) connect, AUTH and SELECT when the URL asks for them, and a
  *     PING; all within `connect_timeout_ms`. Only then is the link up and `up` called.
  *
@@ -141,7 +143,7 @@ struct redis_conn {
     struct redis_url url;
     uint32_t connect_timeout_ms, command_timeout_ms, backoff_min_ms, backoff_max_ms;
     uint32_t backoff_ms; /* the next wait */
-    uint32_t failures;   /* consecutive failed attempts (logs at powers of two) */
+    uint32_t failures;   /* failed attempts and unproven links in a row (logs at powers of 2) */
     enum redis_conn_state state;
     /* The ring of commands awaiting answers, in the order hiredis will answer them. */
     struct redis_cmd *cmds; /* owned; cmds_cap = pending_max + the handshake's 3 */
@@ -189,6 +191,10 @@ bool redis_conn_on_timer(struct redis_conn *c, struct tw_timer *t);
 /* Gives up the current link (the owner then sees `down` with `why`; every command waiting
  * is answered UNAVAILABLE), then the backoff runs. For an owner whose setup was refused. */
 void redis_conn_fail(struct redis_conn *c, const char *why);
+
+/* Tells the connection its link works (the owner's setup succeeded): the next failure
+ * starts the backoff from backoff_min_ms again, and logs at once. */
+void redis_conn_proven(struct redis_conn *c);
 
 /* Closes the link for good: commands waiting are answered CANCELLED (from this call), no
  * `down`, no reconnect. Not from inside a reply callback. Polls still in flight are

@@ -260,9 +260,13 @@ static void us_on_set(void *ctx, enum redis_status status, const redisReply *rep
         pg_metric_add(&us->metrics->writes_failed_total, 1);
         us_note_failure(us, status, reply, "write");
         us_mark_dirty(us, u);
+        /* A Redis that refuses writes (maxmemory, a read-only replica) would refuse the
+         * next one too: wait for the heartbeat instead of retrying at round-trip pace. */
+        us->rewriting = false;
     }
     us_maybe_free(us, u);
-    us_flush(us);
+    if (us->rewriting)
+        us_flush(us);
 }
 
 static enum redis_refusal us_send_set(struct user_status *us, struct us_user *u)
@@ -298,9 +302,11 @@ static void us_write(struct user_status *us, struct us_user *u)
 }
 
 /* Rewrites dirty users, at most rewrite_inflight_max writes in flight (so a resync of many
- * users leaves room for limit checks); goes on as answers come back. */
+ * users leaves room for limit checks); while `rewriting`, goes on as answers come back. */
 static void us_flush(struct user_status *us)
 {
+    if (us->dirty == NULL)
+        us->rewriting = false;
     while (us->dirty != NULL && us->writes_inflight < us->rewrite_inflight_max &&
            redis_conn_ready(&us->conn)) {
         struct us_user *u = us_dirty_pop(us);
@@ -327,6 +333,10 @@ static uint64_t us_random(struct user_status *us)
 static void us_on_register(void *ctx, enum redis_status status, const redisReply *reply)
 {
     struct user_status *us = ctx;
+    if (status == REDIS_STATUS_REPLY) {
+        redis_conn_proven(&us->conn); /* scripts loaded, registered: this link works */
+        return;
+    }
     if (status == REDIS_STATUS_ERROR) {
         char why[REDIS_CONN_ERROR_BYTES];
         snprintf(why, sizeof why, "Redis refused to register this worker's status: %s",
@@ -370,6 +380,7 @@ static void us_resync(struct user_status *us)
                 us_maybe_free(us, u);
         }
     }
+    us->rewriting = true;
     log_info("redis", "user status registered; rewriting this worker's users",
              "incarnation=\"%s\" ended=\"%s\" users=%zu", us->inc, us->inc_prev, us->users.count);
     us_flush(us);
@@ -475,6 +486,7 @@ static void us_tick(struct user_status *us)
     us_arg_u64(&a, us->seen_ttl_ms);
     if (redis_conn_command(&us->conn, a.argc, a.argv, a.len, us_on_sweep, us) != REDIS_ACCEPTED)
         return;
+    us->rewriting = true; /* until a write fails or nothing is dirty */
     us_flush(us);
 }
 

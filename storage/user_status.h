@@ -116,6 +116,8 @@ struct user_status {
     struct us_user *dirty;    /* users whose count must be written again (a stack) */
     uint32_t writes_inflight; /* writes sent and not answered */
     bool link_up;             /* since the `up` of the current link */
+    bool rewriting;           /* flushing dirty users as answers come back (a resync, a
+                                 heartbeat) until a write fails or none is left */
     bool destroying;
     struct tw_timer timer; /* heartbeat */
     char prefix[USER_STATUS_PREFIX_BYTES_MAX + 1];

@@ -2,9 +2,9 @@
  * redis_conn_dispatch (the owner is a struct redis_poll), timer expiries are offered to the
  * registered owners in turn; runs until a condition holds or a deadline passes.
  *
- * A ticker timer fires every REDIS_TEST_TICK_MS and records how late it ran at most: a
- * test shows that nothing stalled the loop (a blocking connect, a wait for Redis) by that
- * lateness staying small. */
+ * A ticker timer fires every REDIS_TEST_TICK_MS while the loop runs and records how late it
+ * ran at most: a test shows that nothing stalled the loop (a blocking connect, a wait for
+ * Redis) by that lateness staying small. */
 #ifndef TIDEGATE_TESTS_REDIS_TEST_LOOP_H
 #define TIDEGATE_TESTS_REDIS_TEST_LOOP_H
 

@@ -22,7 +22,7 @@
 enum {
     TTL_MS = 600,
     HEARTBEAT_MS = 150,
-    STALL_MS_MAX = 50,
+    STALL_MS_MAX = 200,  /* the loop's worst lateness; a real stall waits 300 ms or for ever */
     CLOCK_SLACK_MS = 20, /* Redis's TIME against this process's clock, same host */
 };
 
@@ -560,6 +560,62 @@ static void test_flushed_scripts_are_reloaded(void **state)
     fx_close();
 }
 
+static void config_set_maxmemory(const char *value)
+{
+    redisContext *ctx = direct();
+    redisReply *r = redisCommand(ctx, "CONFIG SET maxmemory %s", value);
+    assert_true(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    redisFree(ctx);
+}
+
+static bool writes_accepted_again(void *arg)
+{
+    (void)arg;
+    return both_settled(NULL) && pg_metric_get(&fx.a.m.resyncs_total) >= 2;
+}
+
+static void test_refused_writes_wait_for_the_heartbeat(void **state)
+{
+    (void)state;
+    fx_open(0);
+    config_set_maxmemory("1"); /* every write refused: OOM */
+    uint64_t writes_before = pg_metric_get(&fx.a.m.writes_total);
+    uint64_t connects_before = pg_metric_get(&fx.a.m.redis.connects_total);
+    assert_int_equal(admit(&fx.a, "nora", NULL), USER_STATUS_ALLOWED);
+    assert_int_equal(admit(&fx.a, "otto", NULL), USER_STATUS_ALLOWED);
+    redis_test_loop_spin(&fx.t, 5 * HEARTBEAT_MS + 20);
+    /* The incarnation expires (its heartbeats are refused); registering a new one is
+     * refused, so links are remade with a growing backoff, not at once (backoff 20 ms
+     * doubling to 100 ms: at most about eight in this time). */
+    uint64_t connects = pg_metric_get(&fx.a.m.redis.connects_total) - connects_before;
+    if (connects > 10)
+        fail_msg("%llu links in 5 heartbeats to a Redis refusing the registration",
+                 (unsigned long long)connects);
+    /* Two users, written again once per heartbeat and per new link: not at round-trip
+     * pace. */
+    uint64_t writes = pg_metric_get(&fx.a.m.writes_total) - writes_before;
+    if (writes > 2 * (1 + 6 + connects))
+        fail_msg("%llu writes in 5 heartbeats and %llu links against a Redis refusing them",
+                 (unsigned long long)writes, (unsigned long long)connects);
+    assert_true(pg_metric_get(&fx.a.m.writes_failed_total) >= 2);
+    assert_true(pg_metric_get(&fx.a.m.redis.error_replies_total) >= 2);
+    config_set_maxmemory("0");
+    /* Heartbeats were refused too, so the incarnation expired: the next one starts over. */
+    assert_true(redis_test_loop_run(&fx.t, writes_accepted_again, NULL, 5000));
+    assert_status(&fx.b, "nora", true, 1);
+    assert_status(&fx.b, "otto", true, 1);
+    fx_close();
+}
+
+static int maxmemory_reset(void **state)
+{
+    (void)state;
+    if (harness.pid > 0 && !harness.paused)
+        config_set_maxmemory("0");
+    return 0;
+}
+
 static void test_leave_ends_a_node_at_once(void **state)
 {
     (void)state;
@@ -636,6 +692,8 @@ int main(void)
         cmocka_unit_test_setup(test_redis_hung_mid_run, server_running),
         cmocka_unit_test_setup(test_a_lost_registration_is_rewritten, server_running),
         cmocka_unit_test_setup(test_flushed_scripts_are_reloaded, server_running),
+        cmocka_unit_test_setup_teardown(test_refused_writes_wait_for_the_heartbeat, server_running,
+                                        maxmemory_reset),
         cmocka_unit_test_setup(test_leave_ends_a_node_at_once, server_running),
         cmocka_unit_test_setup(test_bad_settings_are_refused, server_running),
     };
