@@ -44,6 +44,8 @@ static void conn_maybe_free(struct conn *c)
     conn_drop_rx(c);
     conn_drop_message(c);
     session_free(c);
+    if (c->tls != NULL)
+        conn_tls_free(c);
     gw_metric_sub(&w->metrics->send_queue_bytes, c->out.bytes);
     outq_clear(&c->out, &w->outq_pool);
     if (w->drain_next == c)
@@ -84,12 +86,13 @@ static void conn_arm_recv(struct conn *c)
 }
 
 /* Refuses a connection over max_connections with a 503 written straight to the new
- * socket: it is non-blocking and the reply fits any socket buffer, so this cannot stall. */
-static void conn_reject_overloaded(struct worker *w, int fd)
+ * socket: it is non-blocking and the reply fits any socket buffer, so this cannot stall. A
+ * wss client gets no reply (it is about to send a ClientHello, not HTTP). */
+static void conn_reject_overloaded(struct worker *w, int fd, bool tls)
 {
     char reply[1024];
     size_t n = ws_handshake_write_error(reply, sizeof reply, WS_HS_OVERLOADED);
-    ssize_t sent = send(fd, reply, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t sent = tls ? 0 : send(fd, reply, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)sent; /* best effort: the client learns of the refusal either way by the close */
     close(fd);
     gw_metric_add(&w->metrics->connections_rejected_limit, 1);
@@ -107,7 +110,7 @@ static bool conn_peer_address(int fd, struct sockaddr_storage *peer)
     return false;
 }
 
-void conn_accept(struct worker *w, int fd)
+void conn_accept(struct worker *w, int fd, bool tls)
 {
     assert(fd >= 0);
     const struct gw_options *o = w->shared->opts;
@@ -115,7 +118,7 @@ void conn_accept(struct worker *w, int fd)
     uint64_t open = atomic_fetch_add(&w->shared->connections_open, 1) + 1;
     if (open > o->max_connections) {
         atomic_fetch_sub(&w->shared->connections_open, 1);
-        conn_reject_overloaded(w, fd);
+        conn_reject_overloaded(w, fd, tls);
         return;
     }
     struct sockaddr_storage peer;
@@ -147,6 +150,7 @@ void conn_accept(struct worker *w, int fd)
     c->last_rx_ms = w->loop.now_ms;
     c->counted_open = true;
     c->proxy_expect = (uint8_t)expect;
+    c->tls_listener = tls;
     c->ip_handle = IP_LIMIT_HANDLE_NONE;
     conn_addr_set(&c->client, (const struct sockaddr *)&peer);
     outq_init(&c->out);
@@ -159,7 +163,7 @@ void conn_accept(struct worker *w, int fd)
     w->conn_count++;
     gw_metric_add(&w->metrics->connections_open, 1);
     conn_arm_recv(c);
-    /* From accept: it covers the PROXY header, (TLS,) and the HTTP upgrade together. */
+    /* From accept: it covers the PROXY header, TLS and the HTTP upgrade together. */
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + o->handshake_timeout_ms);
     if (expect == PROXY_EXPECT_NONE)
         conn_edge_admit(c); /* the peer is the client: its address counts now */
@@ -214,7 +218,7 @@ static void conn_peer_gone(struct conn *c)
 
 static bool conn_owes_output(const struct conn *c)
 {
-    return c->state != CONN_CLOSED && (c->send_inflight || !outq_empty(&c->out));
+    return c->state != CONN_CLOSED && (c->send_inflight || !conn_output_empty(c));
 }
 
 /* The peer sent FIN while output is still queued (a refused request, our close echo):
@@ -227,6 +231,14 @@ static void conn_on_peer_eof(struct conn *c)
     if (c->state == CONN_OPEN || c->state == CONN_HANDSHAKE)
         c->close_reason = GW_CLOSE_PEER_GONE;
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
+}
+
+void conn_on_eof(struct conn *c)
+{
+    if (conn_owes_output(c))
+        conn_on_peer_eof(c);
+    else
+        conn_peer_gone(c);
 }
 
 /* Plaintext from the client, by state. */
@@ -246,9 +258,17 @@ static void conn_on_bytes(struct conn *c, uint8_t *data, size_t len)
     }
 }
 
-void conn_client_bytes(struct conn *c, uint8_t *data, size_t len)
+void conn_on_plaintext(struct conn *c, uint8_t *data, size_t len)
 {
     conn_on_bytes(c, data, len);
+}
+
+void conn_client_bytes(struct conn *c, uint8_t *data, size_t len)
+{
+    if (c->tls_listener)
+        conn_tls_on_bytes(c, data, len);
+    else
+        conn_on_bytes(c, data, len);
 }
 
 /* Bytes as they came off the socket: a PROXY header first when one may come. */
@@ -292,7 +312,7 @@ void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe)
         conn_arm_recv(c);
 }
 
-static void conn_schedule_flush(struct conn *c)
+void conn_schedule_flush(struct conn *c)
 {
     if (c->flush_queued)
         return;
@@ -386,7 +406,6 @@ void conn_start_close(struct conn *c, uint16_t code, const char *reason, enum gw
 
 void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_reason why)
 {
-    struct worker *w = c->worker;
     if (c->state == CONN_OPEN) {
         conn_leave_open(c);
         c->close_reason = (uint8_t)why;
@@ -399,12 +418,19 @@ void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_
         conn_close_socket(c);
         return;
     }
+    conn_linger(c);
+    if (conn_output_empty(c) && !c->send_inflight && !conn_tls_close_notify(c))
+        shutdown(c->fd, SHUT_WR);
+}
+
+void conn_linger(struct conn *c)
+{
+    struct worker *w = c->worker;
+    conn_leave_open(c);
     c->state = CONN_LINGER;
     conn_drop_message(c);
     conn_drop_rx(c);
     tw_arm(&w->loop.wheel, &c->timer, w->loop.now_ms + conn_opts(c)->close_timeout_ms);
-    if (outq_empty(&c->out) && !c->send_inflight)
-        shutdown(c->fd, SHUT_WR);
 }
 
 void conn_flush(struct conn *c)
@@ -414,7 +440,12 @@ void conn_flush(struct conn *c)
         conn_maybe_free(c);
         return;
     }
-    if (c->send_inflight || outq_empty(&c->out))
+    if (c->send_inflight)
+        return;
+    struct outq *wire = &c->out;
+    if (c->tls_listener && (wire = conn_tls_flush(c)) == NULL)
+        return; /* wss: the next batch is encrypted into its own queue (or it failed) */
+    if (outq_empty(wire))
         return;
     struct worker *w = c->worker;
     struct send_ctx *s = w->send_free;
@@ -433,7 +464,7 @@ void conn_flush(struct conn *c)
     memset(&s->msg, 0, sizeof s->msg);
     s->conn = c;
     s->msg.msg_iov = s->iov;
-    s->msg.msg_iovlen = outq_iov(&c->out, s->iov, OUTQ_IOV_MAX);
+    s->msg.msg_iovlen = outq_iov(wire, s->iov, OUTQ_IOV_MAX);
     struct io_uring_sqe *sqe = loop_sqe(&w->loop);
     io_uring_prep_sendmsg(sqe, c->fd, &s->msg, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, loop_udata(s, WORKER_OP_SEND));
@@ -443,6 +474,10 @@ void conn_flush(struct conn *c)
 /* Everything queued is written: finish whatever was waiting for that. */
 static void conn_on_drained(struct conn *c)
 {
+    bool ending = c->peer_eof || c->state == CONN_LINGER ||
+                  (c->state == CONN_CLOSING && c->close_sent && c->close_received);
+    if (ending && conn_tls_close_notify(c))
+        return; /* wss: our close_notify goes out before the FIN */
     if (c->peer_eof)
         conn_close_socket(c); /* everything owed is written and the peer has gone */
     else if (c->state == CONN_CLOSING && c->close_sent && c->close_received)
@@ -464,7 +499,7 @@ void conn_on_send(void *send_ctx, const struct io_uring_cqe *cqe)
     if (cqe->res > 0) {
         gw_metric_add(&w->metrics->bytes_sent, (uint64_t)cqe->res);
         gw_metric_sub(&w->metrics->send_queue_bytes, (uint64_t)cqe->res);
-        outq_consume(&c->out, &w->outq_pool, (size_t)cqe->res);
+        outq_consume(c->tls != NULL ? &c->tls->cipher : &c->out, &w->outq_pool, (size_t)cqe->res);
     }
     if (c->state == CONN_CLOSED) {
         gw_metric_sub(&w->metrics->send_queue_bytes, c->out.bytes);
@@ -479,7 +514,7 @@ void conn_on_send(void *send_ctx, const struct io_uring_cqe *cqe)
     if (c->sess != NULL && c->state == CONN_OPEN && cqe->res > 0 &&
         c->out.bytes <= conn_opts(c)->send_queue_bytes_max / 2)
         hub_conn_send_gaps(c); /* a skipping subscriber has room again */
-    if (!outq_empty(&c->out))
+    if (!conn_output_empty(c))
         conn_schedule_flush(c);
     else
         conn_on_drained(c);
@@ -534,6 +569,8 @@ void conn_on_timer(struct conn *c)
     case CONN_HANDSHAKE:
         if (c->proxy_expect != PROXY_EXPECT_NONE)
             conn_edge_proxy_timeout(c); /* the header never came whole (conn_edge.c) */
+        else if (c->tls_listener && !conn_tls_established(c))
+            conn_tls_timeout(c); /* no HTTP answer before TLS is up */
         else
             conn_upgrade_fail(c, WS_HS_TIMEOUT);
         break;

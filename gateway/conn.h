@@ -13,7 +13,9 @@
  *
  * Before HANDSHAKE proper, a connection may wait for a PROXY header (proxy_expect, see
  * docs/edge.md): the edge (conn_edge.c) reads it, learns the client's real address, applies the
- * per-IP limits, and hands the client's own bytes on. TLS will sit right after the edge.
+ * per-IP limits, and hands the client's own bytes on. On the wss listener TLS comes next
+ * (conn_tls.c): the connection's bytes are ciphertext, fed to its TLS session, and only the
+ * plaintext reaches the states above; its output is encrypted when it is flushed.
  *
  * A connection is freed when it is CLOSED and nothing refers to it any more: no io_uring
  * operation (recv_armed and send_inflight both false) and no channel request awaiting its
@@ -32,6 +34,7 @@
 #include "core/ws_reader.h"
 #include "gateway/metrics.h"
 
+struct conn_tls;
 struct session;
 struct worker;
 
@@ -63,6 +66,8 @@ struct conn {
     uint8_t *rx;     /* owned, NULL when idle: HTTP head or carried frame bytes */
     uint32_t rx_len, rx_cap;
     struct session *sess; /* owned: the client protocol's state (NULL in echo mode) */
+    struct conn_tls *tls; /* owned, wss only: the TLS session and the ciphertext queue, made
+                             when the first bytes arrive (NULL before, and on plain ws) */
     uint8_t *msg;         /* owned, NULL when idle: data message being assembled */
     uint32_t msg_len, msg_cap;
     uint64_t last_rx_ms;     /* loop time of the last bytes received */
@@ -78,13 +83,15 @@ struct conn {
     bool peer_eof;           /* the peer half-closed; close once what we owe it is written */
     uint8_t proxy_expect;    /* enum proxy_expect: a PROXY header may or must come first;
                                 PROXY_EXPECT_NONE once read (or when none is expected) */
+    bool tls_listener;       /* accepted on tls_listen: its bytes are TLS (wss) */
     struct conn_addr client; /* the real client: the PROXY header's source, else the peer's */
     uint32_t ip_handle;      /* counted by the per-IP limits; IP_LIMIT_HANDLE_NONE if not */
 };
 
 /* Takes a freshly accepted socket: allocates the connection, arms its receive and its
- * handshake deadline. On failure (out of memory) closes `fd`. */
-void conn_accept(struct worker *w, int fd);
+ * handshake deadline. `tls`: it came from the wss listener. On failure (out of memory)
+ * closes `fd`. */
+void conn_accept(struct worker *w, int fd, bool tls);
 
 /* Completion handlers, called by the worker's dispatch. */
 void conn_on_recv(struct conn *c, const struct io_uring_cqe *cqe);

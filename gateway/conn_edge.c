@@ -158,9 +158,9 @@ bool conn_edge_admit(struct conn *c)
         log_debug("conn", "refused by the per-IP limits", "reason=%s client=%s",
                   ip_limit_verdict_name(verdict), text);
     }
-    /* A wss connection (once TLS is wired) is refused here too, before its TLS handshake,
-     * which is the cost the limits protect: it gets no reply, since its bytes are a
-     * ClientHello that no HTTP answer could follow. */
+    /* A wss connection is refused here too, before its TLS handshake, which is the cost
+     * the limits protect: conn_upgrade_refuse closes it without a reply, since its bytes
+     * are a ClientHello that no HTTP answer could follow. */
     char reply[EDGE_REPLY_BYTES];
     size_t len = edge_write_refusal(reply, sizeof reply, verdict);
     conn_upgrade_refuse(c, reply, len, GW_CLOSE_IP_LIMIT);

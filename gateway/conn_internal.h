@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "core/proxy_proto.h"
+#include "core/tls.h"
 #include "gateway/conn.h"
 #include "gateway/worker.h"
 
@@ -20,6 +21,9 @@ bool conn_send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, siz
  * of a slow consumer is queued past the limit). False when not OPEN or CLOSING, or out of
  * memory (then the connection is closed). */
 bool conn_send_frame_unbounded(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len);
+
+/* Puts the connection on the worker's flush list (once) for this turn's sends. */
+void conn_schedule_flush(struct conn *c);
 
 /* Queues a ready-made chunk (takes a reference) and schedules a flush. Returns false (after
  * closing the connection with internal_error) when out of memory. */
@@ -46,13 +50,25 @@ void conn_fail(struct conn *c, uint16_t code, const char *reason, enum gw_close_
  * unless it knows an operation is still in flight (the completion handlers do). */
 void conn_close_socket(struct conn *c);
 
+/* Moves to LINGER with what is queued as the final output (no close frame: a wss connection
+ * whose TLS failed and has only its alert to send): leaves OPEN, drops the receive buffers,
+ * arms close_timeout; once the output is written, FIN. */
+void conn_linger(struct conn *c);
+
+/* The peer will send nothing more (a wss client's close_notify): write what is still owed,
+ * then close; close at once when nothing is. */
+void conn_on_eof(struct conn *c);
+
+/* Plaintext from the client, by state: the HTTP upgrade, then frames (conn.c). */
+void conn_on_plaintext(struct conn *c, uint8_t *data, size_t len);
+
 /* Arms the OPEN-state timer: the earlier of the next ping and the idle deadline. */
 void conn_arm_open_timer(struct conn *c);
 
-/* The client's own byte stream, after any PROXY header (conn.c). This is where TLS will sit
- * (docs/tls.md): a wss connection's bytes are ciphertext here, fed to its session, and the
- * plaintext goes on to the upgrade parser and the frame reader; a plain ws connection's bytes
- * go on as they are. `data` is writable (frames are unmasked in place). */
+/* The client's own byte stream, after any PROXY header (conn.c). A wss connection's bytes
+ * are ciphertext here, fed to its TLS session (conn_tls_on_bytes), and the plaintext goes on
+ * to the upgrade parser and the frame reader; a plain ws connection's bytes go on as they
+ * are. `data` is writable (frames are unmasked in place). */
 void conn_client_bytes(struct conn *c, uint8_t *data, size_t len);
 
 /* conn_edge.c: what a connection meets before the HTTP upgrade (docs/edge.md). */
@@ -86,6 +102,57 @@ void conn_addr_set(struct conn_addr *a, const struct sockaddr *sa);
 socklen_t conn_addr_to_sockaddr(const struct conn_addr *a, struct sockaddr_storage *out);
 /* "1.2.3.4:5678" or "[2001:db8::1]:5678", "unknown" when unset. */
 void conn_addr_format(const struct conn_addr *a, char out[CONN_ADDR_TEXT_BYTES]);
+
+/* conn_tls.c: a wss connection's TLS layer (docs/tls.md). */
+
+/* What a wss connection holds from its first bytes on: 96 bytes here, plus wolfSSL's state
+ * inside the session. */
+struct conn_tls {
+    struct tls_session session;
+    struct outq cipher;       /* ciphertext for the socket, in the order wolfSSL made it: on
+                                 wss the only queue sendmsg reads */
+    bool close_notify_queued; /* our close_notify is in `cipher` (or went out) */
+    bool failed;              /* the session failed: only its alert may still go out */
+};
+
+/* Ciphertext from the socket (after any PROXY header): fed to the session (made on the first
+ * call), the plaintext handed to conn_on_plaintext, the session's own output (handshake,
+ * alerts, key updates) queued. A failed session is counted and closed (after its alert). */
+void conn_tls_on_bytes(struct conn *c, const uint8_t *data, size_t len);
+
+/* conn_flush on a wss connection with no send in flight: encrypts the next batch of the
+ * plaintext queue into `cipher` (only once less than a batch is waiting there). Returns the
+ * queue to write from, or NULL when the connection was closed. */
+struct outq *conn_tls_flush(struct conn *c);
+
+/* Queues our close_notify, once, on an established session. Returns true when it was queued
+ * now (the caller waits until it is written before its FIN), false when there is none to
+ * send (handshake unfinished, session failed, already queued). */
+bool conn_tls_queue_close_notify(struct conn *c);
+
+/* The same, false at once on plain ws. */
+static inline bool conn_tls_close_notify(struct conn *c)
+{
+    return c->tls != NULL && conn_tls_queue_close_notify(c);
+}
+
+/* handshake_timeout passed before the TLS handshake finished: counted, closed without a
+ * reply (no HTTP answer can reach a client that is not speaking TLS with us yet). */
+void conn_tls_timeout(struct conn *c);
+
+/* Frees the session and the ciphertext still queued (conn_maybe_free). */
+void conn_tls_free(struct conn *c);
+
+static inline bool conn_tls_established(const struct conn *c)
+{
+    return c->tls != NULL && tls_session_established(&c->tls->session);
+}
+
+/* Nothing left to write: no plaintext queued and, on wss, no ciphertext either. */
+static inline bool conn_output_empty(const struct conn *c)
+{
+    return outq_empty(&c->out) && (c->tls == NULL || outq_empty(&c->tls->cipher));
+}
 
 /* conn_upgrade.c: bytes received in HANDSHAKE. */
 void conn_upgrade_on_bytes(struct conn *c, const uint8_t *data, size_t len);

@@ -59,6 +59,12 @@ void conn_upgrade_refuse(struct conn *c, const char *reply, size_t len, enum gw_
     assert(len > 0 && len <= UPGRADE_REPLY_BYTES);
     conn_drop_rx(c);
     c->close_reason = (uint8_t)why;
+    if (c->tls_listener && !conn_tls_established(c)) {
+        /* wss before its TLS handshake finished (refused by the per-IP limits at accept):
+         * no HTTP reply can reach a client that is about to send a ClientHello */
+        conn_close_socket(c);
+        return;
+    }
     struct out_chunk *chunk = out_chunk_new(len);
     if (chunk == NULL) {
         conn_close_socket(c);

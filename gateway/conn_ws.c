@@ -115,8 +115,9 @@ static void ws_on_close_frame(struct conn *c, const uint8_t *payload, size_t len
         else
             conn_start_close(c, WS_CLOSE_NORMAL, "", GW_CLOSE_CLIENT);
     }
-    if (c->state == CONN_CLOSING && outq_empty(&c->out) && !c->send_inflight)
-        conn_close_socket(c);
+    if (c->state == CONN_CLOSING && conn_output_empty(c) && !c->send_inflight &&
+        !conn_tls_close_notify(c))
+        conn_close_socket(c); /* (wss: once our close_notify is written, conn.c closes) */
 }
 
 static void ws_on_control(void *ctx, uint8_t opcode, const uint8_t *payload, size_t len)

@@ -16,6 +16,7 @@
 #include "gateway/auth_keys.h"
 #include "gateway/options.h"
 #include "gateway/server.h"
+#include "gateway/tls_setup.h"
 #include "storage/migrate.h"
 
 enum { EXIT_USAGE = 2 };
@@ -135,7 +136,20 @@ struct reload_ctx {
     char **argv;
     const struct cli *cli;
     const struct gw_options *running; /* as read at start; never changed */
+    struct gw_tls *tls;               /* the wss certificates, reloaded from the fresh options */
 };
+
+/* True when `name` (`len` bytes) is one of the comma-separated names in `list`. */
+static bool name_listed(const char *list, const char *name, size_t len)
+{
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, len) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
 
 /* True when `text` holds `line` as a whole line. */
 static bool has_line(const char *text, const char *line)
@@ -148,8 +162,8 @@ static bool has_line(const char *text, const char *line)
 }
 
 /* Writes, into `out` of `cap` bytes, the names of the options whose values differ between
- * `a` and `b` (comma-separated; "" when none), leaving out `skip`. Secrets print as *** and so
- * never show as changed. */
+ * `a` and `b` (comma-separated; "" when none), leaving out those in `skip` (comma-separated).
+ * Secrets print as *** and so never show as changed. */
 static void options_changed(const struct gw_options *a, const struct gw_options *b,
                             const char *skip, char *out, size_t cap)
 {
@@ -169,8 +183,7 @@ static void options_changed(const struct gw_options *a, const struct gw_options 
         if (line[0] == '#' || has_line(text_a, line))
             continue; /* the same line is in the running options */
         size_t name_len = strcspn(line, " =");
-        if ((name_len == strlen(skip) && strncmp(line, skip, name_len) == 0) ||
-            used + name_len + 3 >= cap)
+        if (name_listed(skip, line, name_len) || used + name_len + 3 >= cap)
             continue;
         used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", (int)name_len,
                                  line);
@@ -180,8 +193,9 @@ static void options_changed(const struct gw_options *a, const struct gw_options 
 }
 
 /* SIGHUP: the options are read again as at start (defaults, file, flags) and the ones that may
- * change while running are applied: log_level. Others that changed are named in the log;
- * they take a restart. A file that no longer parses changes nothing. */
+ * change while running are applied: log_level, and with wss on the certificate files are read
+ * again (tls_certs, tls_min_version, tls_tickets off). Others that changed are named in the
+ * log; they take a restart. A file that no longer parses changes nothing. */
 static void reload_options(void *arg)
 {
     const struct reload_ctx *r = arg;
@@ -202,13 +216,27 @@ static void reload_options(void *arg)
         return;
     }
     char changed[512];
-    options_changed(r->running, &fresh, "log_level", changed, sizeof changed);
+    const char *live = r->tls->on ? "log_level,tls_certs,tls_min_version,tls_tickets" : "log_level";
+    options_changed(r->running, &fresh, live, changed, sizeof changed);
     log_level_set((enum log_level)fresh.log_level);
     const struct config_option *level =
         config_find_flag(gw_option_table, gw_option_count, "--log-level");
     log_info("main", "options reloaded", "log_level=%s restart_needed_for=\"%s\"",
              level->enum_values[fresh.log_level], changed);
+    gw_tls_reload(r->tls, &fresh);
     gw_options_free(&fresh);
+}
+
+/* Reads and checks the certificate files named by tls_certs (also for --check-config).
+ * Returns 0 or EXIT_USAGE after saying why. */
+static int load_tls(const struct gw_options *o, struct gw_tls *tls)
+{
+    char err[CONFIG_ERROR_BYTES];
+    if (gw_tls_init(tls, o, err) != 0) {
+        fprintf(stderr, "tidegate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
 }
 
 /* Reads the key files named by jwt_keys (also for --check-config, so a bad key file is
@@ -233,9 +261,15 @@ int main(int argc, char **argv)
         return ret;
     struct gw_options opts;
     struct gw_auth auth; /* read by every worker while server_run runs */
+    struct gw_tls tls;   /* the wss certificates, likewise */
     ret = load_options(argc, argv, &cli, &opts);
     if (ret == 0)
         ret = load_auth(&opts, &auth);
+    if (ret == 0) {
+        ret = load_tls(&opts, &tls);
+        if (ret != 0)
+            jwt_keyset_free(&auth.keys);
+    }
     if (ret != 0) {
         gw_options_free(&opts);
         return ret;
@@ -248,10 +282,11 @@ int main(int argc, char **argv)
         if (auth.keys.count == 0 && !opts.allow_anonymous)
             log_warn("main", "no jwt_keys and allow_anonymous = false: no client can connect",
                      NULL);
-        struct reload_ctx reload_ctx = {argc, argv, &cli, &opts};
+        struct reload_ctx reload_ctx = {argc, argv, &cli, &opts, &tls};
         struct server_reload reload = {reload_options, &reload_ctx};
-        ret = server_run(&opts, &auth, &reload);
+        ret = server_run(&opts, &auth, &tls, &reload);
     }
+    gw_tls_destroy(&tls);
     jwt_keyset_free(&auth.keys);
     gw_options_free(&opts);
     return ret;

@@ -28,6 +28,7 @@ static const char *const close_reason_names[GW_CLOSE_REASON_COUNT] = {
     [GW_CLOSE_RECONNECT] = "reconnect_requested",
     [GW_CLOSE_PROXY] = "proxy_refused",
     [GW_CLOSE_IP_LIMIT] = "ip_limit",
+    [GW_CLOSE_TLS] = "tls_failed",
 };
 
 static const char *const drop_reason_names[GW_DROP_REASON_COUNT] = {
@@ -85,6 +86,12 @@ const char *gw_proxy_failure_name(int reason)
     return proxy_result_name((enum proxy_result)reason);
 }
 
+const char *gw_tls_failure_name(int slot)
+{
+    assert(slot >= 0 && slot < GW_TLS_FAIL_COUNT);
+    return slot == GW_TLS_FAIL_TIMEOUT ? "timeout" : tls_error_name(-slot - 1);
+}
+
 /* A plain per-worker metric: a field of struct gw_metrics with its name, type and help. */
 struct metric_desc {
     const char *name;
@@ -139,6 +146,9 @@ static const struct metric_desc plain_metrics[] = {
     {"tidegate_api_auth_failures_total", "counter",
      "Server API requests refused with 401 (no key, or not a configured key).",
      FIELD(api_auth_failures)},
+    {"tidegate_tls_sessions_open", "gauge",
+     "wss connections holding TLS state (from their first bytes to their end).",
+     FIELD(tls_sessions_open)},
 };
 #undef FIELD
 
@@ -241,6 +251,26 @@ static void render_edge(FILE *out, const struct gw_metrics *const *workers, unsi
                     IP_LIMIT_VERDICT_COUNT - 1, ip_limit_name_from_one, workers, count);
 }
 
+/* TLS handshakes by version and resumption, failures by reason (timeout first). */
+static void render_tls(FILE *out, const struct gw_metrics *const *workers, unsigned count)
+{
+    const char *name = "tidegate_tls_handshakes_total";
+    fprintf(out,
+            "# HELP %s TLS handshakes completed, by version and resumption.\n"
+            "# TYPE %s counter\n",
+            name, name);
+    for (unsigned w = 0; w < count; w++)
+        for (int v13 = 0; v13 < 2; v13++)
+            for (int resumed = 0; resumed < 2; resumed++)
+                fprintf(out, "%s{worker=\"%u\",version=\"%s\",resumed=\"%s\"} %llu\n", name, w,
+                        v13 ? "1.3" : "1.2", resumed ? "true" : "false",
+                        (unsigned long long)metric_load(&workers[w]->tls_handshakes[v13][resumed]));
+    render_labelled(out, "tidegate_tls_failures_total",
+                    "wss connections closed because TLS failed, by reason.", "reason",
+                    offsetof(struct gw_metrics, tls_failures), GW_TLS_FAIL_COUNT,
+                    gw_tls_failure_name, workers, count);
+}
+
 void gw_metrics_render_ip_limit(FILE *out, const struct ip_limit_stats *stats)
 {
     fprintf(out,
@@ -304,6 +334,7 @@ void gw_metrics_render(FILE *out, const struct gw_metrics *const *workers, unsig
                     GW_AUTH_REASON_COUNT - 1, auth_name_from_one, workers, count);
     render_api_requests(out, workers, count);
     render_edge(out, workers, count);
+    render_tls(out, workers, count);
 }
 
 void gw_metrics_render_mailbox(FILE *out, const struct mailbox_grid *grid)

@@ -14,6 +14,7 @@
 
 #include "core/ip_limit.h"
 #include "core/proxy_proto.h"
+#include "core/tls.h"
 #include "core/ws_handshake.h"
 #include "gateway/api_http.h"
 #include "gateway/jwt.h"
@@ -40,6 +41,7 @@ enum gw_close_reason {
     GW_CLOSE_RECONNECT,       /* 4006 */
     GW_CLOSE_PROXY,           /* no PROXY header where one was required, or a bad one */
     GW_CLOSE_IP_LIMIT,        /* refused by the per-IP limits (429) */
+    GW_CLOSE_TLS,             /* wss: the TLS session failed; see tls_failures */
     GW_CLOSE_REASON_COUNT
 };
 
@@ -70,6 +72,19 @@ enum {
 
 /* The label of a GW_PROXY_FAIL_FIRST..GW_PROXY_FAIL_COUNT-1 reason ("v2_bad_crc32c"). */
 const char *gw_proxy_failure_name(int reason);
+
+/* Why a wss connection's TLS failed: the `reason` of tidegate_tls_failures_total. Slot 0 is
+ * a TLS handshake unfinished at handshake_timeout; slot -e - 1 is the tls_error e
+ * (TLS_ERR_VERSION .. TLS_ERR_INTERNAL; TLS_PEER_CLOSED is no failure and has none). */
+enum { GW_TLS_FAIL_TIMEOUT = 0, GW_TLS_FAIL_COUNT = -TLS_ERROR_MIN };
+
+static inline int gw_tls_failure_slot(int tls_error)
+{
+    return -tls_error - 1;
+}
+
+/* The label of a slot ("timeout", "tls_version", ...). */
+const char *gw_tls_failure_name(int slot);
 
 /* `reason` label for auth failures that are not JWT errors (anonymous refused). */
 enum { GW_AUTH_ANONYMOUS_REFUSED = JWT_ERROR_COUNT, GW_AUTH_REASON_COUNT };
@@ -108,6 +123,10 @@ struct gw_metrics {
     _Atomic uint64_t proxy_headers[2];                          /* accepted: [0] v1, [1] v2 */
     _Atomic uint64_t proxy_failures[GW_PROXY_FAIL_COUNT];       /* from GW_PROXY_FAIL_FIRST on */
     _Atomic uint64_t ip_limit_refusals[IP_LIMIT_VERDICT_COUNT]; /* [IP_LIMIT_OK] stays 0 */
+    /* TLS (gateway/conn_tls.c). */
+    _Atomic uint64_t tls_sessions_open;               /* gauge: wss connections holding a session */
+    _Atomic uint64_t tls_handshakes[2][2];            /* [TLS 1.3][resumed] */
+    _Atomic uint64_t tls_failures[GW_TLS_FAIL_COUNT]; /* by gw_tls_failure_slot */
 };
 
 static inline void gw_metric_add(_Atomic uint64_t *m, uint64_t n)

@@ -3,7 +3,9 @@
  * checks that --help and the doc list the same options). */
 #include "gateway/options.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "core/cidr.h"
 #include "core/ip_limit.h"
 #include "core/proxy_proto.h"
+#include "core/tls.h"
 #include "gateway/jwt.h"
 
 #define OPT(field) offsetof(struct gw_options, field)
@@ -19,6 +22,7 @@
 #define SEC        ((uint64_t)1000)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+const char *const gw_tls_versions[] = {"1.2", "1.3", NULL};
 
 const struct config_option gw_option_table[] = {
     {"listen", CONFIG_ADDR, OPT(listen), "0.0.0.0:8080", 0, 0, NULL,
@@ -160,6 +164,21 @@ const struct config_option gw_option_table[] = {
      "On SIGTERM, the disconnect notices and 1001 closes are spread evenly over this time so "
      "clients do not all reconnect at once; 0 closes every connection at once."},
 
+    /* TLS: docs/tls.md */
+    {"tls_listen", CONFIG_ADDR, OPT(tls_listen), "0.0.0.0:8443", 0, 0, NULL,
+     "Address of the wss listener, opened by every worker like listen, only when tls_certs is "
+     "set; it needs a port of its own."},
+    {"tls_certs", CONFIG_LIST, OPT(tls_certs), "", 0, 0, NULL,
+     "Certificates for wss, at most 32, each cert.pem:key.pem (the chain, leaf first, and its "
+     "unencrypted key); the client's SNI picks one, the first serves the rest; empty: no wss."},
+    {"tls_min_version", CONFIG_ENUM, OPT(tls_min_version), "1.2", 0, 0, gw_tls_versions,
+     "Oldest TLS version accepted: 1.2 (TLS 1.2 and 1.3) or 1.3."},
+    {"tls_tickets", CONFIG_BOOL, OPT(tls_tickets), "true", 0, 0, NULL,
+     "Let clients resume TLS sessions with a session ticket (a cheaper handshake)."},
+    {"tls_ticket_lifetime", CONFIG_DURATION, OPT(tls_ticket_lifetime_ms), "1h", 60 * SEC,
+     7 * 24 * 3600 * SEC, NULL,
+     "How long a session ticket resumes a session; the ticket key rotates this often."},
+
     /* Worker-to-worker mailboxes: core/mailbox.h */
     {"mailbox_ring_slots", CONFIG_UINT, OPT(mailbox_ring_slots), "4096", 64, 65536, NULL,
      "Items in each worker-to-worker ring; a power of two."},
@@ -270,6 +289,48 @@ static int gw_validate_proxy(const struct gw_options *o, char err[CONFIG_ERROR_B
     return 0;
 }
 
+static uint16_t gw_addr_port(const struct config_addr *a)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}
+
+/* tls_certs: each item one `cert:key` pair with both paths set; wss on a port of its own. */
+static int gw_validate_tls(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+{
+    const struct config_list *certs = &o->tls_certs;
+    if (certs->count > TLS_CERTS_MAX) {
+        snprintf(err, CONFIG_ERROR_BYTES, "tls_certs: %zu pairs; at most %d are allowed",
+                 certs->count, TLS_CERTS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < certs->count; i++) {
+        const char *item = certs->items[i];
+        const char *colon = strchr(item, ':');
+        if (colon == NULL || colon == item || colon[1] == '\0' || strchr(colon + 1, ':') != NULL) {
+            snprintf(
+                err, CONFIG_ERROR_BYTES,
+                "tls_certs = \"%s\": expected cert.pem:key.pem (two paths without ':' "
+                "joined by one ':'), e.g. /etc/tidegate/fullchain.pem:/etc/tidegate/privkey.pem",
+                item);
+            return -1;
+        }
+    }
+    uint16_t port = gw_addr_port(&o->tls_listen);
+    if (certs->count > 0 && port != 0 && port == gw_addr_port(&o->listen)) {
+        snprintf(err, CONFIG_ERROR_BYTES,
+                 "tls_listen (%s) and listen (%s) use the same port %u: wss needs a port of its "
+                 "own, e.g. tls_listen = 0.0.0.0:8443",
+                 o->tls_listen.text, o->listen.text, (unsigned)port);
+        return -1;
+    }
+    return 0;
+}
+
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
 {
     assert(o != NULL && err != NULL);
@@ -296,7 +357,7 @@ int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]
         return -1;
     }
     if (gw_validate_keys(o, err) != 0 || gw_validate_namespaces(o, err) != 0 ||
-        gw_validate_proxy(o, err) != 0)
+        gw_validate_proxy(o, err) != 0 || gw_validate_tls(o, err) != 0)
         return -1;
     return 0;
 }

@@ -79,12 +79,22 @@ struct gw_options {
     uint64_t ip_limit_tracked_max;      /* client addresses tracked per process */
     uint64_t drain_window_ms;           /* the 1001s of a stop spread over it; 0: at once */
 
+    /* TLS (docs/tls.md): the wss listener, opened only when tls_certs is set. */
+    struct config_addr tls_listen;
+    struct config_list tls_certs;    /* "cert.pem:key.pem" items; checked by validate */
+    unsigned tls_min_version;        /* index into gw_tls_versions: 0 = 1.2, 1 = 1.3 */
+    bool tls_tickets;                /* resumption by session ticket */
+    uint64_t tls_ticket_lifetime_ms; /* 60 s .. 7 d, used in whole seconds */
+
     /* Worker-to-worker mailboxes (core/mailbox.h). */
     uint64_t mailbox_ring_slots;   /* items per ring; a power of two, 64..65536 */
     uint64_t mailbox_overflow_max; /* items a worker may hold back when a ring is full */
 
     struct gw_namespaces namespaces; /* `namespace.NAME.OPTION`; items[0] is "default" */
 };
+
+/* Values of tls_min_version: "1.2", "1.3" (NULL-terminated). */
+extern const char *const gw_tls_versions[];
 
 extern const struct config_option gw_option_table[];
 extern const size_t gw_option_count;
@@ -96,7 +106,9 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
  * mailbox_ring_slots powers of two, idle_timeout > ping_interval, max_publish_bytes <
  * max_message_bytes (unless echo), at most 16 jwt_keys, api_keys well-formed (never quoted
  * in err), no durable namespace yet, proxy_trusted valid ranges and set whenever
- * proxy_protocol is not off. Returns 0 or -1 with err. */
+ * proxy_protocol is not off, tls_certs well-formed (at most 32 `cert:key` pairs) and
+ * tls_listen on another port than listen. The certificate files themselves are read by
+ * gw_tls_init (gateway/tls_setup.h). Returns 0 or -1 with err. */
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
 /* Frees every owned string, list and the namespaces. */

@@ -24,6 +24,7 @@
 #include "gateway/listener.h"
 #include "gateway/metrics.h"
 #include "gateway/hub.h"
+#include "gateway/tls_setup.h"
 #include "gateway/worker.h"
 
 enum {
@@ -36,6 +37,7 @@ enum {
 struct server {
     const struct gw_options *opts;
     const struct gw_auth *auth; /* borrowed from main: JWT keys and policy */
+    struct gw_tls *tls;         /* borrowed from main: the wss certificates (tls->on) */
     struct ws_handshake_policy policy;
     struct worker_shared shared;
     struct mailbox_grid grid; /* between the workers; drained and freed after they stop */
@@ -84,9 +86,8 @@ static void server_on_signal(struct server *s, int res)
         return;
     }
     if (s->siginfo.ssi_signo == SIGHUP) {
-        /* What may change live: the options main reads again (log_level). TLS certificates
-         * will be reloaded here too, with tls_current_reload (docs/tls.md), once the wss
-         * listener is wired. */
+        /* What may change live: the options main reads again (log_level) and, through
+         * them, the TLS certificates (main.c calls gw_tls_reload with the fresh options). */
         log_info("main", "SIGHUP: reloading what may change while running", NULL);
         if (s->reload.fn != NULL)
             s->reload.fn(s->reload.ctx);
@@ -130,6 +131,7 @@ static void server_render_metrics(void *ctx, FILE *out)
     if (s->ip_limit != NULL)
         ip_limit_stats(s->ip_limit, &stats);
     gw_metrics_render_ip_limit(out, s->ip_limit != NULL ? &stats : NULL);
+    gw_tls_render_metrics(out, s->tls);
 }
 
 static void server_close_fds(const int *fds, unsigned count)
@@ -170,6 +172,22 @@ static int server_open_listeners(struct server *s, int *fds, struct config_addr 
     if (server_open_reuseport(s, &s->opts->listen, fds, bound, err) == 0)
         return 0;
     log_error("main", "cannot open the WebSocket listener", "error=\"%s\"", err);
+    return -1;
+}
+
+/* The wss listeners (docs/tls.md), or every fd -1 when TLS is off. Returns 0, or -1 after
+ * logging. */
+static int server_open_tls(struct server *s, int *fds, struct config_addr *bound)
+{
+    char err[LISTENER_ERROR_BYTES];
+    if (!s->tls->on) {
+        for (unsigned i = 0; i < s->worker_count; i++)
+            fds[i] = -1;
+        return 0;
+    }
+    if (server_open_reuseport(s, &s->opts->tls_listen, fds, bound, err) == 0)
+        return 0;
+    log_error("main", "cannot open the wss listener (tls_listen)", "error=\"%s\"", err);
     return -1;
 }
 
@@ -228,11 +246,11 @@ static int server_block_signals(sigset_t *set)
 }
 
 /* Starts the workers one by one; each takes its listeners. Returns 0 or -1 (logged). */
-static int server_start_workers(struct server *s, int *fds, int *api_fds)
+static int server_start_workers(struct server *s, int *fds, int *tls_fds, int *api_fds)
 {
     for (unsigned i = 0; i < s->worker_count; i++) {
         struct worker *w = &s->workers[i];
-        if (worker_start(w, i, &s->shared, fds[i], api_fds[i]) != 0 ||
+        if (worker_start(w, i, &s->shared, fds[i], tls_fds[i], api_fds[i]) != 0 ||
             worker_wait_started(w) != 0) {
             log_error("main", "a worker failed to start", "worker=%u error=\"%s\"", i,
                       w->start_error);
@@ -240,9 +258,11 @@ static int server_start_workers(struct server *s, int *fds, int *api_fds)
                 worker_join(w);
             } else {
                 close(fds[i]);
+                server_close_fds(&tls_fds[i], 1);
                 server_close_fds(&api_fds[i], 1);
             }
             server_close_fds(fds + i + 1, s->worker_count - i - 1);
+            server_close_fds(tls_fds + i + 1, s->worker_count - i - 1);
             server_close_fds(api_fds + i + 1, s->worker_count - i - 1);
             return -1;
         }
@@ -404,7 +424,7 @@ static void server_abort_start(struct server *s)
     server_edge_free(s);
 }
 
-int server_run(const struct gw_options *opts, const struct gw_auth *auth,
+int server_run(const struct gw_options *opts, const struct gw_auth *auth, struct gw_tls *tls,
                const struct server_reload *reload)
 {
     char err[LOOP_ERROR_BYTES];
@@ -412,7 +432,7 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth,
         log_error("main", "this system cannot run tidegate", "error=\"%s\"", err);
         return 1;
     }
-    struct server s = {.opts = opts, .auth = auth, .signal_fd = -1};
+    struct server s = {.opts = opts, .auth = auth, .tls = tls, .signal_fd = -1};
     if (reload != NULL)
         s.reload = *reload;
     s.worker_count = server_worker_count(opts);
@@ -422,6 +442,7 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth,
     s.shared.jwt_keys = &auth->keys;
     s.shared.jwt_policy = &auth->policy;
     s.shared.grid = &s.grid;
+    s.shared.tls = tls->on ? &tls->current : NULL;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     s.shared.started_at_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
@@ -436,8 +457,8 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth,
         return 1;
     }
     sigset_t signals;
-    int fds[GW_WORKERS_MAX], api_fds[GW_WORKERS_MAX];
-    struct config_addr ws_addr, admin_addr, api_addr;
+    int fds[GW_WORKERS_MAX], tls_fds[GW_WORKERS_MAX], api_fds[GW_WORKERS_MAX];
+    struct config_addr ws_addr, wss_addr, admin_addr, api_addr;
     s.workers = calloc(s.worker_count, sizeof *s.workers);
     if (s.workers == NULL || server_block_signals(&signals) != 0 ||
         server_open_listeners(&s, fds, &ws_addr) != 0) {
@@ -446,19 +467,28 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth,
         server_edge_free(&s);
         return 1;
     }
-    if (server_open_api(&s, api_fds, &api_addr) != 0) {
+    if (server_open_tls(&s, tls_fds, &wss_addr) != 0) {
         server_close_fds(fds, s.worker_count);
         free(s.workers);
         mailbox_grid_destroy(&s.grid);
         server_edge_free(&s);
         return 1;
     }
+    if (server_open_api(&s, api_fds, &api_addr) != 0) {
+        server_close_fds(fds, s.worker_count);
+        server_close_fds(tls_fds, s.worker_count);
+        free(s.workers);
+        mailbox_grid_destroy(&s.grid);
+        server_edge_free(&s);
+        return 1;
+    }
     int admin_fd = server_open_admin(&s, &admin_addr);
-    if (admin_fd < 0 || server_start_workers(&s, fds, api_fds) != 0) {
+    if (admin_fd < 0 || server_start_workers(&s, fds, tls_fds, api_fds) != 0) {
         if (admin_fd >= 0) {
             close(admin_fd);
         } else {
             server_close_fds(fds, s.worker_count);
+            server_close_fds(tls_fds, s.worker_count);
             server_close_fds(api_fds, s.worker_count);
         }
         server_abort_start(&s);
@@ -471,6 +501,12 @@ int server_run(const struct gw_options *opts, const struct gw_auth *auth,
     }
     log_info("main", "listening", "kind=ws addr=%s workers=%u proxy_protocol=%s", ws_addr.text,
              s.worker_count, proxy_mode_names[opts->proxy_protocol]);
+    if (tls->on) {
+        log_info("main", "listening", "kind=wss addr=%s tls_min_version=%s tickets=%s",
+                 wss_addr.text, gw_tls_versions[opts->tls_min_version],
+                 opts->tls_tickets ? "on" : "off");
+        gw_tls_log_certificates(tls);
+    }
     log_info("main", "listening", "kind=admin addr=%s", admin_addr.text);
     if (opts->api_keys.count > 0)
         log_info("main", "listening", "kind=api addr=%s", api_addr.text);

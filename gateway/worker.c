@@ -1,7 +1,8 @@
 /* Worker thread: pins itself, builds its loop and receive buffers, accepts on its own
- * SO_REUSEPORT socket, dispatches completions to connections, batches their sends once per
- * loop turn, and on a stop request drains: its connections get their `disconnect` and 1001
- * spread evenly over drain_window, and every close is done within close_timeout after that.
+ * SO_REUSEPORT sockets (ws, and wss when TLS is on), dispatches completions to connections,
+ * batches their sends once per loop turn, and on a stop request drains: its connections get
+ * their `disconnect` and 1001 spread evenly over drain_window, and every close is done within
+ * close_timeout after that.
  */
 #include "gateway/worker.h"
 
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/tls.h"
 #include "gateway/conn.h"
 #include "gateway/jwt.h"
 
@@ -29,35 +31,48 @@ enum {
     WORKER_MAILBOX_BATCH = 1024,  /* items taken per ring pass, then the flush runs */
 };
 
-static void worker_arm_accept(struct worker *w)
+/* Arms the multishot accept of the ws listener, or of the wss one when `tls`. */
+static void worker_arm_accept(struct worker *w, bool tls)
 {
-    assert(!w->accept_armed && w->listen_fd >= 0);
+    int fd = tls ? w->tls_listen_fd : w->listen_fd;
+    bool *armed = tls ? &w->tls_accept_armed : &w->accept_armed;
+    assert(!*armed && fd >= 0);
     struct io_uring_sqe *sqe = loop_sqe(&w->loop);
-    io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, loop_udata(w, WORKER_OP_ACCEPT));
-    w->accept_armed = true;
+    io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, loop_udata(w, tls ? WORKER_OP_ACCEPT_TLS : WORKER_OP_ACCEPT));
+    *armed = true;
 }
 
-static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
+/* Arms every listener that is open and not armed (at start, and after an accept error). */
+static void worker_arm_accepts(struct worker *w)
 {
+    if (!w->accept_armed && w->listen_fd >= 0)
+        worker_arm_accept(w, false);
+    if (!w->tls_accept_armed && w->tls_listen_fd >= 0)
+        worker_arm_accept(w, true);
+}
+
+static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe, bool tls)
+{
+    bool *armed = tls ? &w->tls_accept_armed : &w->accept_armed;
     if (!(cqe->flags & IORING_CQE_F_MORE))
-        w->accept_armed = false;
+        *armed = false;
     if (cqe->res >= 0) {
         if (w->stopping)
             close(cqe->res);
         else
-            conn_accept(w, cqe->res);
+            conn_accept(w, cqe->res, tls);
     } else if (cqe->res != -ECANCELED) {
         /* EMFILE, ENFILE, ENOBUFS: retry later instead of spinning on the error. */
         log_warn("worker", "accept failed; retrying shortly",
                  "worker=%u error=\"%s\" hint=\"raise LimitNOFILE if this is EMFILE\"", w->index,
                  strerror(-cqe->res));
-        if (!w->accept_armed && !w->stopping)
+        if (!*armed && !w->stopping)
             tw_arm(&w->loop.wheel, &w->accept_retry, w->loop.now_ms + WORKER_ACCEPT_RETRY_MS);
         return;
     }
-    if (!w->accept_armed && !w->stopping)
-        worker_arm_accept(w);
+    if (!*armed && !w->stopping)
+        worker_arm_accept(w, tls);
 }
 
 /* Notifies the OPEN connections whose turn has come. The k-th of drain_total (from 0) goes at
@@ -129,10 +144,20 @@ static void worker_begin_stop(struct worker *w)
         io_uring_prep_cancel64(sqe, loop_udata(w, WORKER_OP_ACCEPT), 0);
         io_uring_sqe_set_data64(sqe, LOOP_UDATA_IGNORE);
     }
+    if (w->tls_accept_armed) {
+        struct io_uring_sqe *sqe = loop_sqe(&w->loop);
+        io_uring_prep_cancel64(sqe, loop_udata(w, WORKER_OP_ACCEPT_TLS), 0);
+        io_uring_sqe_set_data64(sqe, LOOP_UDATA_IGNORE);
+    }
     if (w->listen_fd >= 0) {
         shutdown(w->listen_fd, SHUT_RDWR);
         close(w->listen_fd);
         w->listen_fd = -1;
+    }
+    if (w->tls_listen_fd >= 0) {
+        shutdown(w->tls_listen_fd, SHUT_RDWR);
+        close(w->tls_listen_fd);
+        w->tls_listen_fd = -1;
     }
     api_begin_stop(&w->api);
     for (struct conn *c = w->conns, *next; c != NULL; c = next) {
@@ -148,7 +173,10 @@ static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
     void *owner = loop_udata_owner(cqe->user_data);
     switch (loop_udata_tag(cqe->user_data)) {
     case WORKER_OP_ACCEPT:
-        worker_on_accept(w, cqe);
+        worker_on_accept(w, cqe, false);
+        break;
+    case WORKER_OP_ACCEPT_TLS:
+        worker_on_accept(w, cqe, true);
         break;
     case WORKER_OP_WAKE: /* mailbox items are read in worker_flush, every turn */
         if (atomic_load(&w->stop_requested))
@@ -194,8 +222,8 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
 {
     struct worker *w = ctx;
     if (t == &w->accept_retry) {
-        if (!w->accept_armed && !w->stopping)
-            worker_arm_accept(w);
+        if (!w->stopping)
+            worker_arm_accepts(w);
         return;
     }
     if (t == &w->drain_timer) {
@@ -257,7 +285,7 @@ static int worker_setup(struct worker *w)
     hub_init(&w->hub, w);
     api_worker_start(&w->api, w);
     mailbox_grid_attach(w->shared->grid, w->index, &w->loop, loop_udata(w, WORKER_OP_WAKE));
-    worker_arm_accept(w);
+    worker_arm_accepts(w);
     return 0;
 }
 
@@ -283,6 +311,8 @@ static void worker_teardown(struct worker *w)
     assert(w->flush_list == NULL);
     hub_destroy(&w->hub);
     jwt_thread_exit();
+    if (w->shared->tls != NULL)
+        tls_thread_end(); /* wolfSSL's per-thread ECC table (the sessions are gone) */
     conn_send_ctx_free_all(w);
     outq_pool_destroy(&w->outq_pool);
     bufring_destroy(&w->recv_buffers, &w->loop.ring);
@@ -322,11 +352,12 @@ static void worker_run(struct worker *w)
             }
             api_abort_all(&w->api);
         }
-        if (w->conns == NULL && !w->accept_armed && api_idle(&w->api) && worker_drain_over(w)) {
+        bool accepting = w->accept_armed || w->tls_accept_armed;
+        if (w->conns == NULL && !accepting && api_idle(&w->api) && worker_drain_over(w)) {
             worker_flush(w);
             return;
         }
-        if (w->loop.now_ms >= w->stop_deadline_ms && !w->accept_armed && worker_only_waiting(w) &&
+        if (w->loop.now_ms >= w->stop_deadline_ms && !accepting && worker_only_waiting(w) &&
             !w->api.accept_armed && api_only_waiting(&w->api)) {
             worker_flush(w);
             return; /* what is left waits for replies from workers that have stopped */
@@ -351,12 +382,13 @@ static void *worker_main(void *arg)
 }
 
 int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd,
-                 int api_fd)
+                 int tls_fd, int api_fd)
 {
     memset(w, 0, sizeof *w);
     w->index = index;
     w->shared = shared;
     w->listen_fd = listen_fd;
+    w->tls_listen_fd = tls_fd;
     w->api.listen_fd = api_fd;
     w->cpu = -1;
     w->metrics = aligned_alloc(64, sizeof *w->metrics);
@@ -397,6 +429,10 @@ void worker_join(struct worker *w)
     if (w->listen_fd >= 0) {
         close(w->listen_fd);
         w->listen_fd = -1;
+    }
+    if (w->tls_listen_fd >= 0) { /* the worker never started */
+        close(w->tls_listen_fd);
+        w->tls_listen_fd = -1;
     }
     if (w->api.listen_fd >= 0) { /* the worker never started */
         close(w->api.listen_fd);

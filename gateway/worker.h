@@ -25,14 +25,16 @@ struct cidr_list;
 struct conn;
 struct ip_limit;
 struct send_ctx;
+struct tls_current;
 
 /* Tags of the worker's io_uring operations (loop_udata). */
 enum worker_op_tag {
-    WORKER_OP_ACCEPT = 1, /* owner: struct worker */
-    WORKER_OP_WAKE = 2,   /* owner: struct worker (MSG_RING: stop request or mailbox items) */
-    WORKER_OP_RECV = 3,   /* owner: struct conn */
-    WORKER_OP_SEND = 4,   /* owner: struct send_ctx */
-    WORKER_OP_API = 5,    /* owner: struct api_op (gateway/api.h): the server API's I/O */
+    WORKER_OP_ACCEPT = 1,     /* owner: struct worker */
+    WORKER_OP_WAKE = 2,       /* owner: struct worker (MSG_RING: stop request or mailbox items) */
+    WORKER_OP_RECV = 3,       /* owner: struct conn */
+    WORKER_OP_SEND = 4,       /* owner: struct send_ctx */
+    WORKER_OP_API = 5,        /* owner: struct api_op (gateway/api.h): the server API's I/O */
+    WORKER_OP_ACCEPT_TLS = 6, /* owner: struct worker (the wss listener) */
 };
 
 /* What every worker reads and nobody writes once the workers run. */
@@ -49,6 +51,8 @@ struct worker_shared {
     const struct cidr_list *proxy_trusted; /* proxy_trusted parsed; NULL when proxy_protocol
                                               is off */
     struct ip_limit *ip_limit; /* the per-IP limits (thread-safe); NULL when they are off */
+    struct tls_current *tls;   /* the certificates new wss connections get (thread-safe);
+                                  NULL when wss is off */
 };
 
 struct worker {
@@ -58,6 +62,7 @@ struct worker {
     struct worker_shared *shared;
     struct gw_metrics *metrics; /* owned, 64-byte aligned */
     int listen_fd;              /* owned; -1 once closed */
+    int tls_listen_fd;          /* owned: the wss listener; -1 when off or closed */
 
     /* Thread-owned state below: touched only by the worker thread while it runs. */
     struct loop loop;
@@ -73,6 +78,7 @@ struct worker {
     struct api_worker api;        /* the server API's listener and connections */
     uint64_t session_serial;      /* client ids */
     bool accept_armed;
+    bool tls_accept_armed;
     bool stopping;
     bool exiting; /* left the loop: connections are freed whatever still refers to them */
     uint64_t stop_deadline_ms;
@@ -93,11 +99,12 @@ struct worker {
     char start_error[LOOP_ERROR_BYTES];
 };
 
-/* Starts the worker thread on `listen_fd` and, unless it is -1 (the API is off), the server
- * API's `api_fd` (ownership of both passes to the worker). Returns 0 or -1 with
- * w->start_error; the caller waits for w->started to leave 0 (worker_wait_started). */
+/* Starts the worker thread on `listen_fd` and, unless they are -1 (off), the wss listener
+ * `tls_fd` and the server API's `api_fd` (ownership of all three passes to the worker).
+ * Returns 0 or -1 with w->start_error; the caller waits for w->started to leave 0
+ * (worker_wait_started). */
 int worker_start(struct worker *w, unsigned index, struct worker_shared *shared, int listen_fd,
-                 int api_fd);
+                 int tls_fd, int api_fd);
 
 /* Blocks until the worker has either started (0) or failed (-1, w->start_error). */
 int worker_wait_started(struct worker *w);

@@ -1,0 +1,230 @@
+// wss through Node's ws client (version pinned in package.json) against `tidegate --echo
+// true` with TLS on: echo of text and binary up to 900 KiB, fragmented sends, ping/pong, the
+// close handshake, SNI choosing the certificate, ALPN http/1.1, a client that does not trust
+// the certificate, and 100 clients at once over two workers.
+//
+// Certificates are made at test time by tests/unit/tls_certs/make_certs.sh into a temporary
+// directory; the clients trust only its test CA. Runs with `node --test test_wss_node.mjs` in
+// tests/integration (ctest does this). TIDEGATE_BIN names the binary.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SOURCE_DIR = process.env.TIDEGATE_SOURCE_DIR || join(here, '..', '..');
+const BINARY = process.env.TIDEGATE_BIN || join(SOURCE_DIR, 'build', 'tidegate');
+const MAKE_CERTS = join(SOURCE_DIR, 'tests', 'unit', 'tls_certs', 'make_certs.sh');
+const TIMEOUT_MS = 30000;
+const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
+const KIB = 1024;
+
+// ---- the server process (same contract as tests/pylib/tidegate_harness.py) ----
+
+function logField(line, key) {
+  const m = line.match(new RegExp(`(?:^| )${key}=("(?:[^"\\\\]|\\\\.)*"|\\S*)`));
+  if (!m) return undefined;
+  return m[1].startsWith('"') ? m[1].slice(1, -1) : m[1];
+}
+
+function startServer(args, workers = 2) {
+  assert.ok(existsSync(BINARY), `no tidegate binary at ${BINARY} (build it or set TIDEGATE_BIN)`);
+  const proc = spawn(BINARY, ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
+    '--tls-listen', '127.0.0.1:0', '--workers', String(workers), ...args],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = { proc, lines: [], ports: {} };
+  const tail = () => server.lines.slice(-40).join('\n');
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    let ready = false;
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`tidegate did not log "ready" within 10 s\n${tail()}`));
+    }, 10000);
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      pending += chunk;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        server.lines.push(line);
+        const msg = logField(line, 'msg');
+        if (msg === 'listening') {
+          const kind = logField(line, 'kind');
+          server.ports[kind] ??= Number(logField(line, 'addr').split(':').pop());
+        } else if (msg === 'ready' && !ready) {
+          ready = true;
+          clearTimeout(timer);
+          if (!server.ports.wss || !server.ports.admin) {
+            reject(new Error(`"ready" without the wss and admin "listening" lines\n${tail()}`));
+          } else {
+            resolve(server);
+          }
+        }
+      }
+    });
+    proc.on('exit', (code, signal) => {
+      server.exit = { code, signal };
+      if (!ready) {
+        clearTimeout(timer);
+        reject(new Error(`tidegate exited (${code ?? signal}) before "ready"\n${tail()}`));
+      }
+    });
+  });
+}
+
+async function stopServer(server) {
+  const exited = server.exit ? Promise.resolve(server.exit)
+    : new Promise((resolve) => server.proc.on('exit', (code, signal) => resolve({ code, signal })));
+  server.proc.kill('SIGTERM');
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 20000); });
+  const result = await Promise.race([exited, timeout]);
+  clearTimeout(timer);
+  const tail = server.lines.slice(-40).join('\n');
+  if (result === null) {
+    server.proc.kill('SIGKILL');
+    assert.fail(`tidegate did not exit within 20 s of SIGTERM\n${tail}`);
+  }
+  for (const line of server.lines) {
+    for (const marker of SANITIZER_MARKERS) {
+      assert.ok(!line.includes(marker), `sanitizer report in tidegate stderr: ${line}`);
+    }
+  }
+  assert.deepEqual(result, { code: 0, signal: null }, `tidegate did not exit cleanly\n${tail}`);
+}
+
+async function metricSum(server, name, labelFilter = '') {
+  const res = await fetch(`http://127.0.0.1:${server.ports.admin}/metrics`);
+  assert.equal(res.status, 200);
+  let sum = 0;
+  for (const line of (await res.text()).split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/);
+    if (m && m[1] === name && (m[2] || '').includes(labelFilter)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+// ---- a wss client whose messages can be awaited one at a time ----
+
+function withDeadline(promise, what) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms: ${what}`)), TIMEOUT_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+function open(server, ca, { servername = 'a.test', ...options } = {}) {
+  const ws = new WebSocket(`wss://127.0.0.1:${server.ports.wss}/`,
+    { perMessageDeflate: false, maxPayload: 2 * 1024 * KIB, ca, servername, ...options });
+  const queue = [];
+  const waiters = [];
+  ws.on('upgrade', (res) => {
+    ws.peerCertificate = res.socket.getPeerCertificate();
+    ws.alpn = res.socket.alpnProtocol;
+  });
+  ws.on('message', (data, isBinary) => {
+    const item = { data, isBinary };
+    if (waiters.length) waiters.shift()(item); else queue.push(item);
+  });
+  ws.nextMessage = () => withDeadline(new Promise((resolve) => {
+    if (queue.length) resolve(queue.shift()); else waiters.push(resolve);
+  }), 'an echoed message');
+  ws.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return withDeadline(new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  }), 'the opening handshake');
+}
+
+function sendAsync(ws, data, options = {}) {
+  return new Promise((resolve, reject) => ws.send(data, options, (err) => (err ? reject(err) : resolve())));
+}
+
+async function closeAsync(ws, code = 1000, reason = '') {
+  ws.close(code, reason);
+  return withDeadline(ws.closed, 'the close handshake');
+}
+
+// ---- the scenarios ----
+
+describe('wss with the ws client', () => {
+  let server;
+  let certs;
+  let ca;
+  before(async () => {
+    certs = mkdtempSync(join(tmpdir(), 'tidegate-wss-node-'));
+    execFileSync('sh', [MAKE_CERTS, certs], { stdio: 'ignore', timeout: 120000 });
+    ca = readFileSync(join(certs, 'ca.pem'));
+    const pairs = ['a', 'b'].map((n) => `${join(certs, `${n}.pem`)}:${join(certs, `${n}.key`)}`);
+    server = await startServer(['--echo', 'true', '--tls-certs', pairs.join(',')]);
+  });
+  after(async () => {
+    if (server) await stopServer(server);
+    if (certs) rmSync(certs, { recursive: true, force: true });
+  });
+
+  for (const size of [0, 125, 126, 16 * KIB, 65536, 900 * KIB]) {
+    it(`echoes ${size} bytes as text and as binary, unchanged`, async () => {
+      const ws = await open(server, ca);
+      const text = 'κ'.repeat(Math.floor(size / 2)) + 'x'.repeat(size % 2);
+      await sendAsync(ws, text);
+      let got = await ws.nextMessage();
+      assert.equal(got.isBinary, false);
+      assert.equal(got.data.toString('utf8'), text);
+      const blob = Buffer.alloc(size, 0xa5);
+      await sendAsync(ws, blob, { binary: true });
+      got = await ws.nextMessage();
+      assert.equal(got.isBinary, true);
+      assert.ok(blob.equals(got.data), `${size}-byte binary changed`);
+      assert.equal((await closeAsync(ws)).code, 1000);
+    });
+  }
+
+  it('joins fragments, answers a ping, echoes the close code and reason', async () => {
+    const ws = await open(server, ca);
+    await sendAsync(ws, 'over ', { fin: false });
+    await sendAsync(ws, 'tls', { fin: true });
+    assert.equal((await ws.nextMessage()).data.toString(), 'over tls');
+    const pong = withDeadline(new Promise((resolve) => ws.once('pong', resolve)), 'the pong');
+    ws.ping(Buffer.from('are you there'));
+    assert.equal((await pong).toString(), 'are you there');
+    assert.deepEqual(await closeAsync(ws, 4100, 'leaving'), { code: 4100, reason: 'leaving' });
+  });
+
+  it('gets the certificate its SNI names, with ALPN http/1.1', async () => {
+    for (const [servername, cn] of [['a.test', 'a.test'], ['b.test', 'b.test'], ['x.a.test', 'a.test']]) {
+      const ws = await open(server, ca, { servername, ALPNProtocols: ['http/1.1'] });
+      assert.equal(ws.peerCertificate.subject.CN, cn, `SNI ${servername}`);
+      assert.equal(ws.alpn, 'http/1.1');
+      await closeAsync(ws);
+    }
+  });
+
+  it('refuses to connect when it does not trust the certificate', async () => {
+    await assert.rejects(open(server, undefined), /self[- ]signed|unable to (get|verify)/i);
+  });
+
+  it('serves 100 clients at once over both workers', async () => {
+    const before0 = await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="0"');
+    const before1 = await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="1"');
+    const clients = await Promise.all(Array.from({ length: 100 }, () => open(server, ca)));
+    await Promise.all(clients.map(async (ws, i) => {
+      await sendAsync(ws, `client ${i}`);
+      assert.equal((await ws.nextMessage()).data.toString(), `client ${i}`);
+    }));
+    await Promise.all(clients.map((ws) => closeAsync(ws)));
+    const grown0 = (await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="0"')) - before0;
+    const grown1 = (await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="1"')) - before1;
+    assert.equal(grown0 + grown1, 100);
+    assert.ok(grown0 > 0 && grown1 > 0, `handshakes per worker: ${grown0}, ${grown1}`);
+  });
+});
