@@ -15,8 +15,8 @@
  * absolute count (idempotent), a write that fails is written again, and every new link
  * to Redis starts a new incarnation (ending the previous one) and rewrites every user the
  * worker holds. So an outage, a Redis restart that lost the data, or a FLUSHALL heals by
- * itself. Users who left during an outage read as offline once the link is back, with their
- * last seen time at the moment the old incarnation was ended.
+ * itself. Users who left during an outage read as offline once the link is back, last seen
+ * when the old incarnation ended (it expired, or the new one replaced it).
  *
  * Redis down never holds a connection up: user_status_connect answers at once (allowed,
  * counted as unchecked) whenever Redis cannot be asked now; a limit check waits for Redis
