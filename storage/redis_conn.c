@@ -219,6 +219,7 @@ static void rc_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct redis_conn *c = ac->data;
     const redisReply *reply = r;
+    (void)privdata; /* the head of the ring, in answer order (checked in debug builds) */
     assert(privdata == rc_head(c));
     struct redis_cmd cmd = *rc_head(c);
     c->cmds_head = (c->cmds_head + 1) % c->cmds_cap;
