@@ -6,8 +6,10 @@ and reports the server's resident memory per connection, net of what it used bef
 first connection. Bounded in count and time; loopback targets only.
 
   bench/idle_rss.py --port 8080 --pid 1234 --count 19000 [--hold 5] [--json out.json]
+  bench/idle_rss.py --port 8443 --pid 1234 --count 10000 --tls ca.pem --sni a.test   (wss)
 
-RSS is read from /proc/PID/smaps_rollup (Rss), summed over every --pid given.
+RSS is read from /proc/PID/smaps_rollup (Rss), summed over every --pid given. With --tls
+every connection does a TLS handshake (trusting only that CA) before its upgrade.
 """
 import argparse
 import base64
@@ -15,6 +17,7 @@ import json
 import os
 import selectors
 import socket
+import ssl
 import sys
 import time
 
@@ -36,9 +39,57 @@ def total_rss(pids):
     return sum(rss_bytes(p) for p in pids)
 
 
-def open_connections(host, port, count, batch, deadline):
-    """Connects `count` sockets, `batch` handshakes in flight at most. Returns the list of
-    open sockets and the number of failures."""
+class Pending:
+    """A connection on its way: TCP connect, [TLS handshake,] request, response head."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.stage = "connect"
+        self.buf = bytearray()
+
+
+def advance(sel, p, request, tls, sni):
+    """Moves `p` on after an event. Returns None while it is under way, True once
+    the 101 arrived, False when it failed."""
+    if p.stage == "connect":
+        if tls is None:
+            p.stage = "request"
+        else:
+            sel.unregister(p.sock)
+            p.sock = tls.wrap_socket(p.sock, server_hostname=sni, do_handshake_on_connect=False)
+            sel.register(p.sock, selectors.EVENT_WRITE, p)
+            p.stage = "tls"
+    if p.stage == "tls":
+        try:
+            p.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            sel.modify(p.sock, selectors.EVENT_READ, p)
+            return None
+        except ssl.SSLWantWriteError:
+            sel.modify(p.sock, selectors.EVENT_WRITE, p)
+            return None
+        p.stage = "request"
+    if p.stage == "request":
+        p.sock.send(request)
+        sel.modify(p.sock, selectors.EVENT_READ, p)
+        p.stage = "response"
+        return None
+    try:
+        chunk = p.sock.recv(4096)
+    except ssl.SSLWantReadError:
+        return None  # a TLS record without data (a session ticket)
+    if not chunk:
+        return False
+    p.buf += chunk
+    if b"\r\n\r\n" not in p.buf:
+        return None
+    return p.buf.startswith(b"HTTP/1.1 101")
+
+
+def open_connections(host, port, count, batch, deadline, tls=None, sni=None):
+    """Connects `count` sockets, `batch` handshakes in flight at most (over TLS when `tls`,
+    a client SSLContext, is given). Returns the list of open sockets and the number of
+    failures."""
     sel = selectors.DefaultSelector()
     opened, failed, started, pending = [], 0, 0, 0
     key = base64.b64encode(os.urandom(16)).decode()
@@ -48,34 +99,43 @@ def open_connections(host, port, count, batch, deadline):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setblocking(False)
             s.connect_ex((host, port))
-            sel.register(s, selectors.EVENT_WRITE, bytearray())
+            sel.register(s, selectors.EVENT_WRITE, Pending(s))
             started += 1
             pending += 1
-        for k, ev in sel.select(timeout=1.0):
-            s, buf = k.fileobj, k.data
+        for k, _ in sel.select(timeout=1.0):
+            p = k.data
             try:
-                if ev & selectors.EVENT_WRITE:
-                    s.send(request)
-                    sel.modify(s, selectors.EVENT_READ, buf)
-                    continue
-                chunk = s.recv(4096)
+                done = advance(sel, p, request, tls, sni)
             except OSError:
-                chunk = b""
-            if chunk:
-                buf += chunk
-                if b"\r\n\r\n" not in buf:
-                    continue
-            sel.unregister(s)
+                done = False
+            if done is None:
+                continue
+            sel.unregister(p.sock)
             pending -= 1
-            if buf.startswith(b"HTTP/1.1 101"):
-                opened.append(s)
+            if done:
+                opened.append(p.sock)
             else:
                 failed += 1
-                s.close()
+                p.sock.close()
     for k in list(sel.get_map().values()):
         k.fileobj.close()
         failed += 1
     return opened, failed
+
+
+def is_alive(s):
+    """A closed connection reads EOF (b"") without blocking; an idle open one has nothing
+    to read. Over TLS anything pending means the server spoke (a close), so not idle."""
+    raw = socket.socket(fileno=os.dup(s.fileno()))
+    try:
+        data = raw.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK)
+        return data != b"" and not isinstance(s, ssl.SSLSocket)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        raw.close()
 
 
 def main():
@@ -89,23 +149,23 @@ def main():
     ap.add_argument("--timeout", type=float, default=300.0, help="give up after this long")
     ap.add_argument("--json", help="write the result here too")
     ap.add_argument("--label", default="server")
+    ap.add_argument("--tls", metavar="CA_PEM", help="connect over TLS (wss), trusting this CA")
+    ap.add_argument("--sni", default="localhost", help="server name sent with --tls")
     a = ap.parse_args()
     if not a.host.startswith("127.") and a.host != "::1":
         sys.exit("idle_rss: loopback targets only")
     before = total_rss(a.pid)
     t0 = time.monotonic()
-    conns, failed = open_connections(a.host, a.port, a.count, a.batch, t0 + a.timeout)
+    tls = None
+    if a.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.load_verify_locations(a.tls)
+    conns, failed = open_connections(a.host, a.port, a.count, a.batch, t0 + a.timeout, tls,
+                                     a.sni)
     connect_s = time.monotonic() - t0
     time.sleep(a.hold)
     after = total_rss(a.pid)
-    alive = 0
-    for s in conns:  # a closed connection reads EOF (b"") without blocking
-        try:
-            alive += s.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) != b""
-        except BlockingIOError:
-            alive += 1
-        except OSError:
-            pass
+    alive = sum(is_alive(s) for s in conns)
     result = {
         "label": a.label, "requested": a.count, "connected": len(conns), "failed": failed,
         "alive_after_hold": alive, "connect_seconds": round(connect_s, 2),
