@@ -229,6 +229,15 @@ class TestWssEcho(TlsServerCase):
         client.echo_roundtrip(b"before closing")
         client.close_handshake(1000, b"bye")
 
+    def test_a_refused_upgrade_is_answered_over_tls_then_close_notify(self):
+        # ragged EOFs raise: reading to a clean b"" proves close_notify came before the FIN
+        with tls_connect(self.wss_port, client_context(self.ca), ragged_eofs=False) as t:
+            t.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")  # no Upgrade
+            reply = b""
+            while chunk := t.recv(4096):
+                reply += chunk
+        self.assertTrue(reply.startswith(b"HTTP/1.1 426 "), reply[:80])
+
     def test_plain_http_to_the_wss_port_gets_no_reply(self):
         before = self.failures("tls_protocol")
         with socket.create_connection(("127.0.0.1", self.wss_port), timeout=TIMEOUT_S) as s:
