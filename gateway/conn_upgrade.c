@@ -1,5 +1,6 @@
 /* The HTTP/1.1 upgrade handshake of a connection: gather the request head (bounded by
- * max_header_bytes and the handshake deadline), validate it, answer 101 or an HTTP error.
+ * max_header_bytes and the handshake deadline), validate it, answer 101 or an HTTP error
+ * (or, with demo_page on, the demo page to a plain GET of / or /demo: docs/demo.md).
  *
  * The head is parsed for real once its terminating CRLFCRLF has arrived (scanning only the
  * new bytes for it), and probed for early errors on its first bytes and once per KiB after:
@@ -13,6 +14,7 @@
 
 #include "core/http.h"
 #include "core/log.h"
+#include "gateway/demo_page.h"
 #include "gateway/session.h"
 
 enum {
@@ -56,7 +58,7 @@ void conn_upgrade_refuse(struct conn *c, const char *reply, size_t len, enum gw_
 {
     struct worker *w = c->worker;
     assert(c->state == CONN_HANDSHAKE);
-    assert(len > 0 && len <= UPGRADE_REPLY_BYTES);
+    assert(len > 0); /* an error reply (at most UPGRADE_REPLY_BYTES) or the demo page */
     conn_drop_rx(c);
     c->close_reason = (uint8_t)why;
     if (c->tls_listener && !conn_tls_established(c)) {
@@ -169,6 +171,11 @@ static void upgrade_handle_head(struct conn *c, const uint8_t *rest, size_t rest
     if (parsed != HTTP_PARSE_OK) {
         assert(parsed != HTTP_PARSE_INCOMPLETE);
         conn_upgrade_fail(c, upgrade_parse_error(parsed));
+        return;
+    }
+    if (conn_opts(c)->demo_page && demo_page_request(&req)) {
+        /* a browser asking for the page, not an upgrade: answered like a refusal, then FIN */
+        conn_upgrade_refuse(c, demo_page_response, demo_page_response_bytes, GW_CLOSE_DEMO_PAGE);
         return;
     }
     struct ws_handshake_result result;

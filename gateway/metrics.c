@@ -29,6 +29,7 @@ static const char *const close_reason_names[GW_CLOSE_REASON_COUNT] = {
     [GW_CLOSE_PROXY] = "proxy_refused",
     [GW_CLOSE_IP_LIMIT] = "ip_limit",
     [GW_CLOSE_TLS] = "tls_failed",
+    [GW_CLOSE_DEMO_PAGE] = "demo_page",
 };
 
 static const char *const drop_reason_names[GW_DROP_REASON_COUNT] = {

@@ -42,6 +42,7 @@ enum gw_close_reason {
     GW_CLOSE_PROXY,           /* no PROXY header where one was required, or a bad one */
     GW_CLOSE_IP_LIMIT,        /* refused by the per-IP limits (429) */
     GW_CLOSE_TLS,             /* wss: the TLS session failed; see tls_failures */
+    GW_CLOSE_DEMO_PAGE,       /* a browser fetched the demo page (docs/demo.md) */
     GW_CLOSE_REASON_COUNT
 };
 

@@ -179,6 +179,12 @@ const struct config_option gw_option_table[] = {
      7 * 24 * 3600 * SEC, NULL,
      "How long a session ticket resumes a session; the ticket key rotates this often."},
 
+    /* The demo page: docs/demo.md */
+    {"demo_page", CONFIG_BOOL, OPT(demo_page), "false", 0, 0, NULL,
+     "Answer a plain GET / or GET /demo (no Upgrade header) on listen and tls_listen with a "
+     "small chat page that uses the protocol; for trying tidegate in a browser, not for "
+     "production."},
+
     /* Worker-to-worker mailboxes: core/mailbox.h */
     {"mailbox_ring_slots", CONFIG_UINT, OPT(mailbox_ring_slots), "4096", 64, 65536, NULL,
      "Items in each worker-to-worker ring; a power of two."},
@@ -354,6 +360,12 @@ int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]
                  "max_message_bytes",
                  (unsigned long long)o->max_publish_bytes,
                  (unsigned long long)o->max_message_bytes);
+        return -1;
+    }
+    if (o->echo && o->demo_page) {
+        snprintf(err, CONFIG_ERROR_BYTES,
+                 "demo_page needs the client protocol, which echo = true turns off: set one of "
+                 "them to false");
         return -1;
     }
     if (gw_validate_keys(o, err) != 0 || gw_validate_namespaces(o, err) != 0 ||

@@ -86,6 +86,9 @@ struct gw_options {
     bool tls_tickets;                /* resumption by session ticket */
     uint64_t tls_ticket_lifetime_ms; /* 60 s .. 7 d, used in whole seconds */
 
+    /* The demo page (docs/demo.md, gateway/demo_page.h). */
+    bool demo_page; /* a plain GET / or /demo on the public listeners gets the page */
+
     /* Worker-to-worker mailboxes (core/mailbox.h). */
     uint64_t mailbox_ring_slots;   /* items per ring; a power of two, 64..65536 */
     uint64_t mailbox_overflow_max; /* items a worker may hold back when a ring is full */
@@ -107,8 +110,8 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
  * max_message_bytes (unless echo), at most 16 jwt_keys, api_keys well-formed (never quoted
  * in err), no durable namespace yet, proxy_trusted valid ranges and set whenever
  * proxy_protocol is not off, tls_certs well-formed (at most 32 `cert:key` pairs) and
- * tls_listen on another port than listen. The certificate files themselves are read by
- * gw_tls_init (gateway/tls_setup.h). Returns 0 or -1 with err. */
+ * tls_listen on another port than listen, not both demo_page and echo. The certificate files
+ * themselves are read by gw_tls_init (gateway/tls_setup.h). Returns 0 or -1 with err. */
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
 /* Frees every owned string, list and the namespaces. */

@@ -14,8 +14,10 @@ build_pkgs=(build-essential cmake pkg-config liburing-dev libwolfssl-dev libxxha
 #   (tests/storage/redis_harness.c). On a host with systemd, Debian also starts the packaged
 #   service on 127.0.0.1:6379 at install; the tests neither use nor disturb it (stop it with
 #   `systemctl disable --now redis-server` if it is not wanted).
+# chromium: the demo page's browser test drives it headless through playwright-core
+#   (tests/integration/test_demo_browser.mjs; `npm install --prefix tests/integration`)
 test_pkgs=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm procps postgresql
-           haproxy redis-server)
+           haproxy redis-server chromium)
 
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--build" ]] || pkgs+=("${test_pkgs[@]}")

@@ -11,7 +11,8 @@ stages=${TIDEGATE_TEST_STAGES:-release asan fuzz}
 jobs=$(nproc)
 
 "$root/scripts/install-deps.sh"
-if [[ ! -d "$root/tests/integration/node_modules/ws" ]]; then
+if [[ ! -d "$root/tests/integration/node_modules/ws" ||
+      ! -d "$root/tests/integration/node_modules/playwright-core" ]]; then
     npm ci --prefix "$root/tests/integration" --no-audit --no-fund --loglevel=error
 fi
 
