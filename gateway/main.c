@@ -251,6 +251,26 @@ static int load_auth(const struct gw_options *o, struct gw_auth *auth)
     return 0;
 }
 
+/* With postgres_url and postgres_migrate: applies the migrations the database lacks before
+ * any worker starts. Returns 0 or EXIT_USAGE (2) after saying why on stderr. */
+static int migrate_at_start(const struct gw_options *o)
+{
+    if (o->postgres_url[0] == '\0' || !o->postgres_migrate)
+        return 0;
+    struct migrate_report report;
+    char err[MIGRATE_ERROR_BYTES];
+    if (storage_migrate(o->postgres_url, &report, err) != 0) {
+        fprintf(stderr,
+                "tidegate: postgres_migrate: %s (fix the database or postgres_url, or set "
+                "postgres_migrate = false and run tidegate migrate)\n",
+                err);
+        return EXIT_USAGE;
+    }
+    log_info("main", "database schema ready", "version=%u applied=%u",
+             (unsigned)report.version_after, (unsigned)report.applied);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
@@ -279,6 +299,9 @@ int main(int argc, char **argv)
         config_print_values(stdout, gw_option_table, gw_option_count, &opts);
     } else {
         log_level_set((enum log_level)opts.log_level);
+        ret = migrate_at_start(&opts);
+    }
+    if (ret == 0 && !cli.check_only) {
         if (auth.keys.count == 0 && !opts.allow_anonymous)
             log_warn("main", "no jwt_keys and allow_anonymous = false: no client can connect",
                      NULL);

@@ -185,6 +185,18 @@ const struct config_option gw_option_table[] = {
      "small chat page that uses the protocol; for trying tidegate in a browser, not for "
      "production."},
 
+    /* PostgreSQL history: docs/storage.md */
+    {"postgres_url", CONFIG_STRING, OPT(postgres_url), "", 0, 0, NULL,
+     "libpq connection string (host by address or a unix socket directory) of the database "
+     "that stores channel history; empty: no database, durable namespaces refused."},
+    {"postgres_migrate", CONFIG_BOOL, OPT(postgres_migrate), "true", 0, 0, NULL,
+     "Apply the schema migrations the database lacks at start (with postgres_url); a failure "
+     "stops the start."},
+    {"postgres_queue_messages", CONFIG_UINT, OPT(postgres_queue_messages), "100000", 1, 10000000,
+     NULL,
+     "Messages per worker accepted and not yet stored; when full, durable publishes get "
+     "storage_unavailable and other messages are delivered unstored."},
+
     /* Worker-to-worker mailboxes: core/mailbox.h */
     {"mailbox_ring_slots", CONFIG_UINT, OPT(mailbox_ring_slots), "4096", 64, 65536, NULL,
      "Items in each worker-to-worker ring; a power of two."},
@@ -247,11 +259,11 @@ static int gw_validate_namespaces(const struct gw_options *o, char err[CONFIG_ER
 {
     assert(o->namespaces.count >= 1);
     for (size_t i = 0; i < o->namespaces.count; i++) {
-        if (o->namespaces.items[i].durable) {
+        if (o->namespaces.items[i].durable && o->postgres_url[0] == '\0') {
             snprintf(err, CONFIG_ERROR_BYTES,
-                     "namespace.%s.durable = true: durable channels need PostgreSQL storage "
-                     "(issue 6), which this build does not have yet; remove the line or set "
-                     "it to false",
+                     "namespace.%s.durable = true: durable channels are acknowledged once "
+                     "stored in PostgreSQL, and postgres_url is not set; set it or remove "
+                     "the line",
                      o->namespaces.items[i].name);
             return -1;
         }

@@ -89,6 +89,11 @@ struct gw_options {
     /* The demo page (docs/demo.md, gateway/demo_page.h). */
     bool demo_page; /* a plain GET / or /demo on the public listeners gets the page */
 
+    /* PostgreSQL history (docs/storage.md): one batch writer per worker when set. */
+    char *postgres_url;               /* never NULL after defaults; "" = no database */
+    bool postgres_migrate;            /* apply storage/migrations/ at start */
+    uint64_t postgres_queue_messages; /* per worker: accepted and not yet stored */
+
     /* Worker-to-worker mailboxes (core/mailbox.h). */
     uint64_t mailbox_ring_slots;   /* items per ring; a power of two, 64..65536 */
     uint64_t mailbox_overflow_max; /* items a worker may hold back when a ring is full */
@@ -108,7 +113,7 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 /* Cross-option checks that one option's range cannot express: recv_buffer_count and
  * mailbox_ring_slots powers of two, idle_timeout > ping_interval, max_publish_bytes <
  * max_message_bytes (unless echo), at most 16 jwt_keys, api_keys well-formed (never quoted
- * in err), no durable namespace yet, proxy_trusted valid ranges and set whenever
+ * in err), durable namespaces only with postgres_url, proxy_trusted valid ranges and set whenever
  * proxy_protocol is not off, tls_certs well-formed (at most 32 `cert:key` pairs) and
  * tls_listen on another port than listen, not both demo_page and echo. The certificate files
  * themselves are read by gw_tls_init (gateway/tls_setup.h). Returns 0 or -1 with err. */

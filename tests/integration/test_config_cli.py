@@ -211,11 +211,16 @@ class TestChannelConfiguration(ConfigFiles):
         self.assertEqual(again.stdout.split("\n", 1)[1], out.split("\n", 1)[1]
                          .replace('api_keys = "***"', 'api_keys = ""'))
 
-    def test_durable_namespace_is_refused_until_postgresql_storage_exists(self):
+    def test_durable_namespace_is_refused_without_postgres_url(self):
         path = self.write_config("namespace.orders.durable = true\n")
         message = self.assert_usage_error(run_binary("--check-config", path),
-                                          "namespace.orders.durable", "PostgreSQL", "issue 6")
+                                          "namespace.orders.durable", "PostgreSQL",
+                                          "postgres_url is not set")
         self.assertNotIn("Segmentation", message)
+        path = self.write_config("namespace.orders.durable = true\n"
+                                 "postgres_url = host=/nonexistent dbname=tidegate\n")
+        result = run_binary("--check-config", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
 
     def test_namespace_mistakes_name_the_line_and_the_rule(self):
         for text, must_mention in (

@@ -355,21 +355,24 @@ static void a_refused_value_creates_no_namespace(void **state)
     assert_null(find(o, "ghost"));
 }
 
-static void durable_is_refused_until_postgresql_storage_exists(void **state)
+static void durable_needs_postgres_url(void **state)
 {
     struct gw_options *o = *state;
     char err[CONFIG_ERROR_BYTES];
     assert_int_equal(gw_options_validate(o, err), 0);
     assert_set(o, "namespace.orders.durable", "true");
     assert_int_equal(gw_options_validate(o, err), -1);
-    assert_string_equal(err, "namespace.orders.durable = true: durable channels need PostgreSQL "
-                             "storage (issue 6), which this build does not have yet; remove the "
-                             "line or set it to false");
+    assert_string_equal(err, "namespace.orders.durable = true: durable channels are "
+                             "acknowledged once stored in PostgreSQL, and postgres_url is not "
+                             "set; set it or remove the line");
+    assert_set(o, "postgres_url", "host=/tmp dbname=tidegate");
+    assert_int_equal(gw_options_validate(o, err), 0);
+    assert_set(o, "postgres_url", "");
     assert_set(o, "namespace.orders.durable", "false");
     assert_int_equal(gw_options_validate(o, err), 0);
     assert_set(o, "namespace.default.durable", "on");
     assert_int_equal(gw_options_validate(o, err), -1);
-    assert_non_null(strstr(err, "namespace.default.durable = true: durable channels need"));
+    assert_non_null(strstr(err, "namespace.default.durable = true: durable channels are"));
 }
 
 /* ---- command line, printing ---- */
@@ -504,7 +507,7 @@ int main(void)
         NS_TEST(bad_values_read_like_every_other_option),
         NS_TEST(join_none_is_refused_with_its_reason),
         NS_TEST(a_refused_value_creates_no_namespace),
-        NS_TEST(durable_is_refused_until_postgresql_storage_exists),
+        NS_TEST(durable_needs_postgres_url),
         NS_TEST(flags_set_namespaces_as_the_file_does),
         NS_TEST(printed_namespaces_load_back_the_same),
         NS_TEST(help_describes_the_pattern_in_one_line),
