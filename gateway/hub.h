@@ -37,6 +37,7 @@
 #include "gateway/hub_op.h"
 #include "gateway/namespace.h"
 #include "gateway/proto.h"
+#include "storage/pg_writer.h"
 
 struct api_conn;
 struct conn;
@@ -148,6 +149,11 @@ void hub_on_item(void *ctx, unsigned from, void *item);
 
 /* Called by the worker's timer dispatch for h->sweep_timer. */
 void hub_on_sweep(struct hub *h);
+
+/* The batch writer's `done` (pg_writer_done_fn, storage/pg_writer.h): `ctx` is the struct
+ * hub. Releases a stored non-durable message; answers a durable publish: its `ack` when
+ * STORED, storage_unavailable otherwise (nothing when the worker is exiting). */
+void hub_on_stored(void *ctx, void *cookie, enum pg_msg_status status);
 
 /* Frees a mailbox item without acting on it (drain after the workers stopped). */
 void hub_item_discard(void *item);

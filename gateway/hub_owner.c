@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "gateway/api_write.h"
 #include "gateway/proto_write.h"
+#include "storage/pg_writer.h"
 
 enum { INTEREST_WORDS = GW_WORKERS_MAX / 64, SWEEP_BUCKETS_PER_TICK = 4096 };
 
@@ -348,11 +349,118 @@ static void owner_leave(struct hub *h, struct hub_req *r)
         hub_fanout(h, interest, offline);
 }
 
+/* A non-durable message waiting in the batch writer: the chan_msg (one reference) holds the
+ * channel and data; epoch and user id are copied here. A durable one's cookie is its
+ * hub_req instead (every field is in it), tagged with STORED_DURABLE in the low bit. */
+struct stored_msg {
+    struct chan_msg *m;
+    char epoch[HUB_EPOCH_BYTES + 1];
+    uint8_t user_id_len;
+    char user_id[];
+};
+
+enum { STORED_DURABLE = 1 };
+
+/* The store's copy of a durable publish: every span points into r. */
+static struct pg_msg stored_from_req(const struct hub_req *r)
+{
+    return (struct pg_msg){
+        .channel = r->channel,
+        .channel_len = r->channel_len,
+        .epoch = r->epoch,
+        .epoch_len = HUB_EPOCH_BYTES,
+        .user_id = r->user_id_len ? r->user_id : NULL,
+        .user_id_len = r->user_id_len,
+        .data = r->data,
+        .data_len = r->data_len,
+        .offset = r->offset,
+        .timestamp_ms = r->timestamp_ms,
+    };
+}
+
+/* Whether a durable publish of r can be stored now: the writer runs and has room. */
+static bool durable_has_room(const struct hub *h, const struct hub_req *r)
+{
+    const struct pg_writer *pw = h->worker->pg;
+    if (pw == NULL || pw->stopping)
+        return false;
+    uint64_t bytes = (uint64_t)r->channel_len + HUB_EPOCH_BYTES + r->user_id_len + r->data_len;
+    return pg_writer_has_room(pw, bytes);
+}
+
+/* Hands a non-durable message to the batch writer (when there is one): `m` gets one more
+ * reference, released in hub_on_stored. A refusal (queue full, writer stopping, out of
+ * memory) only means the message is not stored; the writer counts its refusals. */
+static void store_plain(struct hub *h, struct chan_msg *m, const struct hub_req *r)
+{
+    struct pg_writer *pw = h->worker->pg;
+    if (pw == NULL)
+        return;
+    struct stored_msg *s = malloc(sizeof *s + r->user_id_len);
+    if (s == NULL) {
+        log_warn("hub", "out of memory storing a message; delivered unstored", NULL);
+        return;
+    }
+    s->m = m;
+    memcpy(s->epoch, r->epoch, sizeof s->epoch);
+    s->user_id_len = r->user_id_len;
+    memcpy(s->user_id, r->user_id, r->user_id_len);
+    /* The message's JSON ends with the publisher's data and one closing brace. */
+    const char *data = chan_msg_json(m) + m->json_len - 1 - m->data_len;
+    struct pg_msg pm = {
+        .channel = chan_msg_channel(m),
+        .channel_len = m->channel_len,
+        .epoch = s->epoch,
+        .epoch_len = HUB_EPOCH_BYTES,
+        .user_id = s->user_id_len ? s->user_id : NULL,
+        .user_id_len = s->user_id_len,
+        .data = data,
+        .data_len = m->data_len,
+        .offset = m->offset,
+        .timestamp_ms = m->timestamp_ms,
+    };
+    chan_msg_ref(m);
+    if (pg_writer_enqueue(pw, &pm, s) != PG_ENQUEUE_OK) {
+        chan_msg_unref(m);
+        free(s);
+    }
+}
+
+void hub_on_stored(void *ctx, void *cookie, enum pg_msg_status status)
+{
+    struct hub *h = ctx;
+    if (((uintptr_t)cookie & STORED_DURABLE) == 0) {
+        struct stored_msg *s = cookie;
+        chan_msg_unref(s->m);
+        free(s);
+        return;
+    }
+    struct hub_req *r = (struct hub_req *)((uintptr_t)cookie & ~(uintptr_t)STORED_DURABLE);
+    if (h->worker->pg_closing) { /* the worker is exiting: nobody is left to answer */
+        hub_req_free(r);
+        return;
+    }
+    if (status != PG_MSG_STORED) {
+        log_warn("hub", "a durable message was not stored; its publisher gets an error",
+                 "worker=%u offset=%llu status=%s", h->worker->index, (unsigned long long)r->offset,
+                 status == PG_MSG_REJECTED ? "rejected" : "abandoned");
+        r->error = PROTO_ERR_STORAGE_UNAVAILABLE;
+    }
+    hub_send_reply(h, r);
+}
+
 static void owner_publish(struct hub *h, struct hub_req *r)
 {
     struct chan *c = chan_find(h, r->channel_hash, r->channel, r->channel_len);
     r->op = HUB_OP_ACK;
     if (c == NULL && (c = chan_create(h, r)) == NULL) {
+        hub_send_reply(h, r);
+        return;
+    }
+    bool durable = c->ns->durable;
+    if (durable && !durable_has_room(h, r)) { /* refused before it gets an offset */
+        r->error = PROTO_ERR_STORAGE_UNAVAILABLE;
+        chan_maybe_forget(h, c);
         hub_send_reply(h, r);
         return;
     }
@@ -386,8 +494,20 @@ static void owner_publish(struct hub *h, struct hub_req *r)
     memcpy(interest, c->interest, sizeof interest);
     chan_maybe_forget(h, c);
     gw_metric_add(&h->worker->metrics->publishes, 1);
+    bool reply_now = true;
+    if (durable) {
+        struct pg_msg pm = stored_from_req(r);
+        void *cookie = (void *)((uintptr_t)r | STORED_DURABLE);
+        if (pg_writer_enqueue(h->worker->pg, &pm, cookie) == PG_ENQUEUE_OK)
+            reply_now = false; /* hub_on_stored answers; r is the writer's until then */
+        else
+            r->error = PROTO_ERR_STORAGE_UNAVAILABLE; /* not after durable_has_room */
+    } else {
+        store_plain(h, m, r);
+    }
     hub_fanout(h, interest, m);
-    hub_send_reply(h, r);
+    if (reply_now)
+        hub_send_reply(h, r);
 }
 
 static void owner_typing(struct hub *h, struct hub_req *r)

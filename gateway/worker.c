@@ -19,6 +19,7 @@
 #include "core/tls.h"
 #include "gateway/conn.h"
 #include "gateway/jwt.h"
+#include "storage/pg_writer.h"
 
 enum {
     WORKER_SQ_ENTRIES = 4096,
@@ -26,9 +27,10 @@ enum {
     WORKER_RECV_GROUP = 0,
     WORKER_ACCEPT_RETRY_MS = 100,
     WORKER_WAIT_MAX_MS = 1000,
-    WORKER_WAIT_STOPPING_MS = 50, /* while stopping: notice soon that the others are done */
-    WORKER_WAIT_OVERFLOW_MS = 1,  /* items held back for a full ring: retry soon */
-    WORKER_MAILBOX_BATCH = 1024,  /* items taken per ring pass, then the flush runs */
+    WORKER_WAIT_STOPPING_MS = 50,      /* while stopping: notice soon that the others are done */
+    WORKER_WAIT_OVERFLOW_MS = 1,       /* items held back for a full ring: retry soon */
+    WORKER_MAILBOX_BATCH = 1024,       /* items taken per ring pass, then the flush runs */
+    WORKER_STORAGE_STOP_MIN_MS = 1000, /* the writer's last batch, even past the deadline */
 };
 
 /* Arms the multishot accept of the ws listener, or of the wss one when `tls`. */
@@ -191,6 +193,9 @@ static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
     case WORKER_OP_API:
         api_dispatch(&w->api, owner, cqe);
         break;
+    case WORKER_OP_STORAGE:
+        pg_conn_dispatch(owner, cqe);
+        break;
     default:
         log_error("worker", "completion with an unknown tag", "user_data=%llu",
                   (unsigned long long)cqe->user_data);
@@ -234,6 +239,8 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
         hub_on_sweep(&w->hub);
         return;
     }
+    if (w->pg != NULL && pg_writer_on_timer(w->pg, t))
+        return;
     if (api_on_timer(&w->api, t))
         return;
     conn_on_timer(conn_from_timer(t));
@@ -256,6 +263,73 @@ static void worker_pin(struct worker *w)
                  "worker=%u error=\"%s\"", w->index, strerror(ret));
 }
 
+/* With postgres_url: builds this worker's batch writer (it starts connecting at once). */
+static int worker_storage_init(struct worker *w)
+{
+    const struct gw_options *o = w->shared->opts;
+    if (o->postgres_url[0] == '\0')
+        return 0;
+    char host[64] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "unknown");
+    char label[96];
+    snprintf(label, sizeof label, "%s/worker %u", host, w->index);
+    struct pg_writer_config cfg;
+    pg_writer_config_defaults(&cfg);
+    cfg.conninfo = o->postgres_url;
+    cfg.label = label;
+    cfg.queue_messages_max = (uint32_t)o->postgres_queue_messages;
+    if (cfg.batch_messages_max > cfg.queue_messages_max) /* a small queue: smaller batches */
+        cfg.batch_messages_max = cfg.queue_messages_max;
+    w->pg = malloc(sizeof *w->pg);
+    if (w->pg == NULL) {
+        snprintf(w->start_error, sizeof w->start_error, "out of memory for the batch writer");
+        return -1;
+    }
+    char err[PG_CONN_ERROR_BYTES];
+    if (pg_writer_init(w->pg, &w->loop, WORKER_OP_STORAGE, &cfg, hub_on_stored, &w->hub, err) !=
+        0) {
+        snprintf(w->start_error, sizeof w->start_error, "postgres_url: %s", err);
+        free(w->pg);
+        w->pg = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void worker_on_storage_stopped(void *ctx, bool drained)
+{
+    struct worker *w = ctx;
+    w->pg_stopped = true;
+    if (!drained)
+        log_warn("worker", "the batch writer stopped with messages not stored", "worker=%u",
+                 w->index);
+}
+
+/* Called when the worker could exit: stops the writer the first time, then says whether
+ * its last batch is done (or the wait is over). */
+static bool worker_storage_done(struct worker *w)
+{
+    if (w->pg == NULL || w->pg_stopped)
+        return true;
+    if (!w->pg_stop_called) {
+        w->pg_stop_called = true;
+        uint64_t min_ms = w->loop.now_ms + WORKER_STORAGE_STOP_MIN_MS;
+        w->pg_stop_deadline_ms = w->stop_deadline_ms > min_ms ? w->stop_deadline_ms : min_ms;
+        pg_writer_stop(w->pg, worker_on_storage_stopped, w);
+    }
+    return w->pg_stopped || w->loop.now_ms >= w->pg_stop_deadline_ms;
+}
+
+/* Abandons what the writer still holds (no replies: the worker is leaving). */
+static void worker_storage_close(struct worker *w)
+{
+    if (w->pg == NULL)
+        return;
+    w->pg_closing = true;
+    pg_writer_destroy(w->pg);
+}
+
 static int worker_setup(struct worker *w)
 {
     const struct gw_options *o = w->shared->opts;
@@ -276,6 +350,11 @@ static int worker_setup(struct worker *w)
                  "could not set up %llu receive buffers of %llu bytes: %s",
                  (unsigned long long)o->recv_buffer_count, (unsigned long long)o->recv_buffer_bytes,
                  strerror(-ret));
+        loop_destroy(&w->loop);
+        return -1;
+    }
+    if (worker_storage_init(w) != 0) {
+        bufring_destroy(&w->recv_buffers, &w->loop.ring);
         loop_destroy(&w->loop);
         return -1;
     }
@@ -303,6 +382,7 @@ static void worker_free_waiting(struct worker *w)
 
 static void worker_teardown(struct worker *w)
 {
+    worker_storage_close(w);
     mailbox_grid_detach(w->shared->grid, w->index);
     tw_cancel(&w->loop.wheel, &w->drain_timer);
     w->drain_next = NULL;
@@ -317,6 +397,8 @@ static void worker_teardown(struct worker *w)
     outq_pool_destroy(&w->outq_pool);
     bufring_destroy(&w->recv_buffers, &w->loop.ring);
     loop_destroy(&w->loop);
+    free(w->pg); /* its polls went with the loop */
+    w->pg = NULL;
 }
 
 /* True when every connection left is closed and held only by awaited replies. */
@@ -353,12 +435,13 @@ static void worker_run(struct worker *w)
             api_abort_all(&w->api);
         }
         bool accepting = w->accept_armed || w->tls_accept_armed;
-        if (w->conns == NULL && !accepting && api_idle(&w->api) && worker_drain_over(w)) {
+        if (w->conns == NULL && !accepting && api_idle(&w->api) && worker_drain_over(w) &&
+            worker_storage_done(w)) {
             worker_flush(w);
             return;
         }
         if (w->loop.now_ms >= w->stop_deadline_ms && !accepting && worker_only_waiting(w) &&
-            !w->api.accept_armed && api_only_waiting(&w->api)) {
+            !w->api.accept_armed && api_only_waiting(&w->api) && worker_storage_done(w)) {
             worker_flush(w);
             return; /* what is left waits for replies from workers that have stopped */
         }

@@ -35,6 +35,7 @@ enum worker_op_tag {
     WORKER_OP_SEND = 4,       /* owner: struct send_ctx */
     WORKER_OP_API = 5,        /* owner: struct api_op (gateway/api.h): the server API's I/O */
     WORKER_OP_ACCEPT_TLS = 6, /* owner: struct worker (the wss listener) */
+    WORKER_OP_STORAGE = 7,    /* owner: struct pg_poll (storage/pg_conn.h): the batch writer */
 };
 
 /* What every worker reads and nobody writes once the workers run. */
@@ -82,6 +83,14 @@ struct worker {
     bool stopping;
     bool exiting; /* left the loop: connections are freed whatever still refers to them */
     uint64_t stop_deadline_ms;
+
+    /* PostgreSQL history (postgres_url set; else pg is NULL): the batch writer, stopped
+     * when the worker is about to exit and destroyed at teardown. */
+    struct pg_writer *pg;         /* owned; freed after the loop */
+    bool pg_stop_called;          /* pg_writer_stop was called */
+    bool pg_stopped;              /* ... and its `stopped` came */
+    bool pg_closing;              /* pg_writer_destroy runs: abandoned publishes get no reply */
+    uint64_t pg_stop_deadline_ms; /* the exit waits for `stopped` until then */
 
     /* The drain (worker_begin_stop): OPEN connections get their notice and 1001 one after
      * another, evenly over drain_window. */

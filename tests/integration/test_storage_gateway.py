@@ -1,0 +1,150 @@
+"""The gateway writing channel history to a real PostgreSQL (docs/storage.md, issue 6).
+
+A throwaway PostgreSQL 15 (tests/pylib/tidegate_pg.py) is started before the gateway; the
+gateway migrates it at start (postgres_migrate defaults to true). Namespace `orders` is
+durable; the default namespace is not. The writer's queue is small (postgres_queue_messages
+20 per worker) so that an outage fills it with a few publishes.
+
+- Published messages of both namespaces are in tidegate_history exactly once, with the
+  channel, epoch, offset, user id and data (byte for byte) of the `ack`.
+- A durable `ack` comes only once its row is committed: each is checked against the table
+  the moment it arrives, and none comes while the database is stopped.
+- Database stopped: non-durable publishes keep being acknowledged and delivered; durable
+  ones wait, and once the queue is full the rest get `storage_unavailable` (without an
+  offset). Database back: the waiting durable publishes are acknowledged, every one of them
+  stored once, and new durable publishes succeed again."""
+
+import asyncio
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from tidegate_client import ALL_CAPS, ProtocolTestCase, check_error, scenario  # noqa: E402
+from tidegate_pg import PgServer  # noqa: E402
+
+QUEUE = 20
+# Data sent as raw JSON text: stored in a json column, which keeps the text as sent.
+SAMPLES = ('{"text":"hello"}', '[1, 2.50, "\\u00e9t\\u00e9", null]', '"caf\u00e9 \u2603"',
+           '{ "spaced" : true ,"n":-0.0e+1}', '12345678901234567890')
+
+
+def rows(pg, channel):
+    return pg.query("SELECT epoch, msg_offset, coalesce(user_id, '-'), data::text "
+                    f"FROM tidegate_history WHERE channel = '{channel}' ORDER BY msg_offset")
+
+
+class StorageGatewayTest(ProtocolTestCase):
+    pg = None
+
+    @classmethod
+    def server_options(cls):
+        cls.pg = PgServer().start()
+        return super().server_options() + (
+            "--postgres-url", cls.pg.conninfo,
+            "--postgres-queue-messages", str(QUEUE),
+            "--namespace.orders.durable=true")
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            super().setUpClass()
+        except BaseException:
+            if cls.pg is not None:
+                cls.pg.destroy()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.pg.destroy()
+
+    def wait_rows(self, channel, count, timeout_s=20.0):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = rows(self.pg, channel)
+            if len(got) >= count or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
+    def assert_stored(self, channel, acks, user):
+        """Every ack's message is stored once, with the data sent, and nothing else."""
+        got = self.wait_rows(channel, len(acks))
+        expected = [[a["epoch"], str(a["offset"]), user, data] for a, data in acks]
+        self.assertEqual(got, expected)
+
+    @scenario()
+    async def test_published_messages_are_stored_once_with_their_bytes(self):
+        c = await self.user("alice", caps=ALL_CAPS)
+        sub = await self.user("bob", caps=ALL_CAPS)
+        for channel in (f"plain-{os.getpid()}", f"orders:o-{os.getpid()}"):
+            await sub.join(channel)
+            acks = []
+            for data in SAMPLES:
+                ack = await c.publish(channel, raw_data=data)
+                if channel.startswith("orders:"):
+                    stored = [r for r in rows(self.pg, channel) if r[1] == str(ack["offset"])]
+                    self.assertEqual(len(stored), 1, f"durable ack before its row: {ack!r}")
+                acks.append((ack, data))
+                m = await sub.next_of("message", channel)
+                self.assertEqual(m["offset"], ack["offset"])
+            self.assertEqual([a["offset"] for a, _ in acks], list(range(1, len(SAMPLES) + 1)))
+            self.assertEqual(len({a["epoch"] for a, _ in acks}), 1)
+            self.assert_stored(channel, acks, "alice")
+        runs = self.pg.query("SELECT count(*) FROM tidegate_writer_runs")
+        self.assertEqual(runs, [["2"]], "one writer run per worker")
+
+    @scenario(timeout_s=90.0)
+    async def test_database_outage_refuses_durable_and_keeps_the_rest_flowing(self):
+        durable = f"orders:outage-{os.getpid()}"
+        plain = f"plain-outage-{os.getpid()}"
+        c = await self.user("carol", caps=ALL_CAPS)
+        await c.publish(durable, data="before")
+        self.pg.server_stop()
+        try:
+            # Durable publishes with the database gone: QUEUE wait in the writer's queue,
+            # the rest are refused at once.
+            ids = []
+            for i in range(QUEUE + 5):
+                ids.append(c.new_id())
+                await c.send_request("send_message", ids[-1], channel=durable, data=i)
+            refused = []
+            for id in ids[QUEUE:]:
+                refused.append(check_error(await c.reply(id), "storage_unavailable",
+                                           request_type="send_message"))
+            self.assertEqual(len(refused), 5)
+            # Non-durable traffic is acknowledged and delivered meanwhile.
+            other = await self.user("dave", caps=ALL_CAPS)
+            watcher = await self.user("erin", caps=ALL_CAPS)
+            await watcher.join(plain)
+            for i in range(10):
+                ack = await other.publish(plain, data=i)
+                self.assertEqual(ack["offset"], i + 1)
+                m = await watcher.next_of("message", plain)
+                self.assertEqual(m["data"], i)
+            # Not one durable publish is acknowledged while its row cannot be written.
+            await asyncio.sleep(1.0)
+            await c.ping()
+            early = [m for m in c.inbox if m.get("id") in ids[:QUEUE]]
+            self.assertEqual(early, [], "durable publishes answered with the database down")
+        finally:
+            self.pg.server_start()
+        # The database is back: the waiting durable publishes are acknowledged in order.
+        acks = []
+        for id in ids[:QUEUE]:
+            acks.append(await c.reply(id, timeout=30.0))
+        self.assertEqual([a["type"] for a in acks], ["ack"] * QUEUE)
+        self.assertEqual([a["offset"] for a in acks], list(range(2, QUEUE + 2)))
+        after = await c.publish(durable, data="after", timeout=30.0)
+        self.assertEqual(after["offset"], QUEUE + 2)
+        got = self.wait_rows(durable, QUEUE + 2)
+        self.assertEqual([int(r[1]) for r in got], list(range(1, QUEUE + 3)))
+        self.assertEqual([r[3] for r in got], ['"before"'] + [str(i) for i in range(QUEUE)] +
+                         ['"after"'])
+
+
+if __name__ == "__main__":
+    unittest.main()
