@@ -22,6 +22,7 @@
 #include "core/proxy_proto.h"
 #include "gateway/admin.h"
 #include "gateway/listener.h"
+#include "gateway/storage_metrics.h"
 #include "gateway/metrics.h"
 #include "gateway/hub.h"
 #include "gateway/tls_setup.h"
@@ -132,6 +133,15 @@ static void server_render_metrics(void *ctx, FILE *out)
         ip_limit_stats(s->ip_limit, &stats);
     gw_metrics_render_ip_limit(out, s->ip_limit != NULL ? &stats : NULL);
     gw_tls_render_metrics(out, s->tls);
+    const struct pg_writer_metrics *writers[GW_WORKERS_MAX];
+    bool any_writer = false;
+    for (unsigned i = 0; i < s->worker_count; i++) {
+        const struct pg_writer *pw = s->workers[i].pg; /* set before the worker started */
+        writers[i] = pw != NULL ? &pw->metrics : NULL;
+        any_writer = any_writer || pw != NULL;
+    }
+    if (any_writer)
+        gw_storage_render_metrics(out, writers, s->worker_count);
 }
 
 static void server_close_fds(const int *fds, unsigned count)

@@ -396,9 +396,7 @@ static void worker_teardown(struct worker *w)
     conn_send_ctx_free_all(w);
     outq_pool_destroy(&w->outq_pool);
     bufring_destroy(&w->recv_buffers, &w->loop.ring);
-    loop_destroy(&w->loop);
-    free(w->pg); /* its polls went with the loop */
-    w->pg = NULL;
+    loop_destroy(&w->loop); /* w->pg's polls went with it; its metrics stay until the join */
 }
 
 /* True when every connection left is closed and held only by awaited replies. */
@@ -523,4 +521,6 @@ void worker_join(struct worker *w)
     }
     free(w->metrics);
     w->metrics = NULL;
+    free(w->pg); /* destroyed by the thread; kept for /metrics until now */
+    w->pg = NULL;
 }

@@ -86,7 +86,8 @@ struct worker {
 
     /* PostgreSQL history (postgres_url set; else pg is NULL): the batch writer, stopped
      * when the worker is about to exit and destroyed at teardown. */
-    struct pg_writer *pg;         /* owned; freed after the loop */
+    struct pg_writer *pg;         /* owned; freed by worker_join (its metrics are read by
+                                     the server thread until then) */
     bool pg_stop_called;          /* pg_writer_stop was called */
     bool pg_stopped;              /* ... and its `stopped` came */
     bool pg_closing;              /* pg_writer_destroy runs: abandoned publishes get no reply */

@@ -12,7 +12,8 @@ durable; the default namespace is not. The writer's queue is small (postgres_que
 - Database stopped: non-durable publishes keep being acknowledged and delivered; durable
   ones wait, and once the queue is full the rest get `storage_unavailable` (without an
   offset). Database back: the waiting durable publishes are acknowledged, every one of them
-  stored once, and new durable publishes succeed again."""
+  stored once, and new durable publishes succeed again.
+- /metrics shows each worker's writer (tidegate_storage_*), in a strictly parsed scrape."""
 
 import asyncio
 import os
@@ -144,6 +145,25 @@ class StorageGatewayTest(ProtocolTestCase):
         self.assertEqual([int(r[1]) for r in got], list(range(1, QUEUE + 3)))
         self.assertEqual([r[3] for r in got], ['"before"'] + [str(i) for i in range(QUEUE)] +
                          ['"after"'])
+
+    @scenario(timeout_s=60.0)
+    async def test_metrics_show_each_workers_writer(self):
+        before = self.server.metrics().value("tidegate_storage_stored_total")
+        c = await self.user("frank", caps=ALL_CAPS)
+        for i in range(3):
+            await c.publish(f"orders:metrics-{os.getpid()}", data=i, timeout=30.0)
+        m = self.server.wait_for_metric(
+            lambda m: m.value("tidegate_storage_stored_total") >= before + 3 and
+            m.value("tidegate_storage_connection_state") == 2 * 2,
+            "3 more stored and both writers up", timeout=20.0)
+        self.assertEqual(m.label_values("tidegate_storage_queue_messages", "worker"),
+                         {"0", "1"})
+        self.assertEqual(m.types["tidegate_storage_flush_latency_seconds"], "histogram")
+        batches = m.value("tidegate_storage_batch_messages_count")
+        self.assertGreaterEqual(batches, 1)
+        self.assertEqual(m.value("tidegate_storage_batch_messages_bucket", le="+Inf"), batches)
+        self.assertGreaterEqual(m.value("tidegate_storage_rows_written_total"), 3)
+        self.assertEqual(m.value("tidegate_storage_rejected_total"), 0)
 
 
 if __name__ == "__main__":

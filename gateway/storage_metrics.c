@@ -1,0 +1,95 @@
+#include "gateway/storage_metrics.h"
+
+#include <stddef.h>
+
+struct storage_desc {
+    const char *name;
+    const char *type;
+    const char *help;
+    size_t offset;
+};
+
+#define FIELD(f) offsetof(struct pg_writer_metrics, f)
+static const struct storage_desc storage_plain[] = {
+    {"tidegate_storage_connection_state", "gauge",
+     "The writer's database link: 0 down (waiting to retry), 1 connecting, 2 up, 3 closed.",
+     FIELD(conn.state)},
+    {"tidegate_storage_connects_total", "counter", "Database links established.",
+     FIELD(conn.connects_total)},
+    {"tidegate_storage_connect_failures_total", "counter",
+     "Attempts to reach the database that failed or timed out.", FIELD(conn.connect_failures)},
+    {"tidegate_storage_disconnects_total", "counter", "Database links lost.",
+     FIELD(conn.disconnects_total)},
+    {"tidegate_storage_enqueued_total", "counter", "Messages accepted into the writer's queue.",
+     FIELD(enqueued_total)},
+    {"tidegate_storage_refused_total", "counter",
+     "Messages refused because the queue was full (durable: storage_unavailable; others: "
+     "delivered unstored).",
+     FIELD(refused_full_total)},
+    {"tidegate_storage_stored_total", "counter", "Messages committed (or found already stored).",
+     FIELD(stored_total)},
+    {"tidegate_storage_rows_written_total", "counter", "Rows the database inserted.",
+     FIELD(rows_inserted_total)},
+    {"tidegate_storage_rejected_total", "counter",
+     "Messages the database refused for their data; not stored.", FIELD(rejected_total)},
+    {"tidegate_storage_abandoned_total", "counter",
+     "Messages dropped unstored when the writer was destroyed at exit.", FIELD(abandoned_total)},
+    {"tidegate_storage_batches_total", "counter", "Batches committed.", FIELD(batches_total)},
+    {"tidegate_storage_write_errors_total", "counter",
+     "Batch attempts that failed and were retried.", FIELD(batch_errors_total)},
+    {"tidegate_storage_queue_messages", "gauge", "Messages queued, in flight included.",
+     FIELD(queue_messages)},
+    {"tidegate_storage_queue_bytes", "gauge", "Field bytes of the queued messages.",
+     FIELD(queue_bytes)},
+};
+#undef FIELD
+
+static void render_hist(FILE *out, const char *name, const char *help, double scale,
+                        const struct pg_writer_metrics *const *writers, size_t hist_offset,
+                        unsigned count)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (unsigned w = 0; w < count; w++) {
+        if (writers[w] == NULL)
+            continue;
+        const struct pg_hist *h = (const struct pg_hist *)((const char *)writers[w] + hist_offset);
+        uint64_t cumulative = 0;
+        for (uint32_t b = 0; b < h->bucket_count; b++) {
+            cumulative += pg_metric_get(&h->buckets[b]);
+            if (b + 1 < h->bucket_count)
+                fprintf(out, "%s_bucket{worker=\"%u\",le=\"%g\"} %llu\n", name, w,
+                        (double)h->bounds[b] * scale, (unsigned long long)cumulative);
+            else
+                fprintf(out, "%s_bucket{worker=\"%u\",le=\"+Inf\"} %llu\n", name, w,
+                        (unsigned long long)cumulative);
+        }
+        fprintf(out, "%s_sum{worker=\"%u\"} %g\n", name, w, (double)pg_metric_get(&h->sum) * scale);
+        fprintf(out, "%s_count{worker=\"%u\"} %llu\n", name, w,
+                (unsigned long long)pg_metric_get(&h->count));
+    }
+}
+
+void gw_storage_render_metrics(FILE *out, const struct pg_writer_metrics *const *writers,
+                               unsigned count)
+{
+    for (size_t i = 0; i < sizeof storage_plain / sizeof storage_plain[0]; i++) {
+        const struct storage_desc *d = &storage_plain[i];
+        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
+        for (unsigned w = 0; w < count; w++) {
+            if (writers[w] == NULL)
+                continue;
+            const _Atomic uint64_t *m =
+                (const _Atomic uint64_t *)((const char *)writers[w] + d->offset);
+            fprintf(out, "%s{worker=\"%u\"} %llu\n", d->name, w,
+                    (unsigned long long)pg_metric_get(m));
+        }
+    }
+    render_hist(out, "tidegate_storage_batch_messages", "Messages per committed batch.", 1.0,
+                writers, offsetof(struct pg_writer_metrics, batch_messages), count);
+    render_hist(out, "tidegate_storage_flush_latency_seconds",
+                "From a batch sent to its commit confirmed.", 1e-6, writers,
+                offsetof(struct pg_writer_metrics, flush_latency_us), count);
+    render_hist(out, "tidegate_storage_stored_latency_seconds",
+                "From a message queued to it reported stored.", 1e-6, writers,
+                offsetof(struct pg_writer_metrics, stored_latency_us), count);
+}
