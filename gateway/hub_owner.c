@@ -15,9 +15,14 @@
 #include "core/log.h"
 #include "gateway/api_write.h"
 #include "gateway/proto_write.h"
+#include "storage/pg_reader.h"
 #include "storage/pg_writer.h"
 
-enum { INTEREST_WORDS = GW_WORKERS_MAX / 64, SWEEP_BUCKETS_PER_TICK = 4096 };
+enum {
+    INTEREST_WORDS = GW_WORKERS_MAX / 64,
+    SWEEP_BUCKETS_PER_TICK = 4096,
+    HELD_REQUESTS_MAX = 1 << 20, /* requests waiting for one channel's resume */
+};
 
 struct member {
     struct hmap_node node; /* chan->members, by user id hash */
@@ -36,6 +41,12 @@ struct chan {
     struct hmap members;
     uint32_t member_count;
     uint64_t interest[INTEREST_WORDS]; /* workers with local subscribers */
+    /* While the stored state is read (chan_start_resume): the channel's requests wait in
+     * `held`, in arrival order, and the channel is not forgotten. */
+    bool resuming;
+    uint32_t held_count, held_cap;
+    struct hub_req **held;
+    struct hub *hub;
     char epoch[HUB_EPOCH_BYTES + 1];
     uint16_t name_len;
     char name[];
@@ -81,6 +92,43 @@ static struct chan *chan_find(struct hub *h, uint64_t hash, const char *name, si
     return NULL;
 }
 
+static void owner_on_resume(void *cookie, enum pg_read_status status,
+                            const struct pg_resume_state *state);
+
+/* With a database, a new channel first reads where its stored stream ended (docs/storage.md,
+ * "Restart"). Only when everything this worker accepted so far is stored and nothing was
+ * refused: otherwise the stored state may be behind offsets already handed out, and the
+ * channel keeps the new epoch it was given. */
+static void chan_start_resume(struct hub *h, struct chan *c)
+{
+    struct worker *w = h->worker;
+    if (w->pg_reader == NULL || w->pg == NULL || w->pg->count > 0 || w->pg->lossy ||
+        w->pg->stopping)
+        return;
+    if (pg_reader_resume(w->pg_reader, c->name, c->name_len, w->pg->run_id, owner_on_resume, c) ==
+        0)
+        c->resuming = true;
+}
+
+/* Keeps r until the channel's resume is answered. */
+static void chan_hold(struct chan *c, struct hub_req *r)
+{
+    if (c->held_count == c->held_cap) {
+        uint32_t cap = c->held_cap ? c->held_cap * 2 : 8;
+        struct hub_req **grown =
+            cap <= HELD_REQUESTS_MAX ? realloc(c->held, cap * sizeof *grown) : NULL;
+        if (grown == NULL) {
+            log_error("hub", "cannot hold a request while its channel resumes; dropped",
+                      "op=%u held=%u", (unsigned)r->op, c->held_count);
+            hub_req_free(r); /* its requester keeps it pending until the worker stops */
+            return;
+        }
+        c->held = grown;
+        c->held_cap = cap;
+    }
+    c->held[c->held_count++] = r;
+}
+
 /* Creates a channel, or sets r->error (server_busy at max_channels, internal_error when out
  * of memory) and returns NULL. */
 static struct chan *chan_create(struct hub *h, struct hub_req *r)
@@ -105,6 +153,7 @@ static struct chan *chan_create(struct hub *h, struct hub_req *r)
         return NULL;
     }
     c->ns = ns;
+    c->hub = h;
     history_init(&c->hist);
     hmap_init(&c->members);
     make_epoch(h, c->epoch);
@@ -117,6 +166,7 @@ static struct chan *chan_create(struct hub *h, struct hub_req *r)
         return NULL;
     }
     gw_metric_add(&w->metrics->channels, 1);
+    chan_start_resume(h, c);
     return c;
 }
 
@@ -138,13 +188,16 @@ static void chan_free(struct chan *c)
     }
     hmap_destroy(&c->members);
     history_free(&c->hist);
+    for (uint32_t i = 0; i < c->held_count; i++)
+        hub_req_free(c->held[i]);
+    free(c->held);
     free(c);
 }
 
 /* A channel lives while it has a subscriber or retained history (protocol.md 4.4). */
 static void chan_maybe_forget(struct hub *h, struct chan *c)
 {
-    if (c->subscribers > 0)
+    if (c->subscribers > 0 || c->resuming)
         return;
     chan_expire(c);
     if (c->hist.count > 0)
@@ -282,6 +335,10 @@ static void owner_join(struct hub *h, struct hub_req *r)
     if (c == NULL && (c = chan_create(h, r)) == NULL) {
         r->op = HUB_OP_JOINED;
         hub_send_reply(h, r);
+        return;
+    }
+    if (c->resuming) {
+        chan_hold(c, r);
         return;
     }
     r->op = HUB_OP_JOINED;
@@ -455,6 +512,11 @@ static void owner_publish(struct hub *h, struct hub_req *r)
     r->op = HUB_OP_ACK;
     if (c == NULL && (c = chan_create(h, r)) == NULL) {
         hub_send_reply(h, r);
+        return;
+    }
+    if (c->resuming) {
+        r->op = HUB_OP_PUBLISH;
+        chan_hold(c, r);
         return;
     }
     bool durable = c->ns->durable;
@@ -650,8 +712,53 @@ static void owner_history(struct hub *h, struct hub_req *r)
     hub_send_reply(h, r);
 }
 
+/* The stored state of a new channel came (or the read failed): the channel continues the
+ * stored epoch at the next offset when that is safe (the table in docs/storage.md), then
+ * the requests that waited are handled in order. */
+static void owner_on_resume(void *cookie, enum pg_read_status status,
+                            const struct pg_resume_state *state)
+{
+    struct chan *c = cookie;
+    struct hub *h = c->hub;
+    struct hub_req **held = c->held;
+    uint32_t count = c->held_count;
+    c->resuming = false;
+    c->held = NULL;
+    c->held_count = c->held_cap = 0;
+    if (h->worker->pg_closing) { /* the worker is exiting: nobody is left to answer */
+        for (uint32_t i = 0; i < count; i++)
+            hub_req_free(held[i]);
+        free(held);
+        return;
+    }
+    if (status != PG_READ_OK) {
+        log_warn("hub", "could not read a channel's stored state; it starts a new epoch",
+                 "worker=%u status=%d", h->worker->index, (int)status);
+    } else if (state->found) {
+        bool keep = state->epoch_len == HUB_EPOCH_BYTES && (state->drained || c->ns->durable);
+        if (keep) {
+            memcpy(c->epoch, state->epoch, HUB_EPOCH_BYTES);
+            c->epoch[HUB_EPOCH_BYTES] = '\0';
+            c->offset = state->last_offset;
+        } else {
+            log_info("hub",
+                     "a channel's stored stream may miss acknowledged messages; it "
+                     "starts a new epoch",
+                     "worker=%u drained=false", h->worker->index);
+        }
+    }
+    for (uint32_t i = 0; i < count; i++)
+        owner_handle(h, held[i]); /* each finds the channel again: one may free it */
+    free(held);
+}
+
 void owner_handle(struct hub *h, struct hub_req *r)
 {
+    struct chan *held_by = chan_find(h, r->channel_hash, r->channel, r->channel_len);
+    if (held_by != NULL && held_by->resuming) {
+        chan_hold(held_by, r);
+        return;
+    }
     switch ((enum hub_op)r->op) {
     case HUB_OP_JOIN:
         owner_join(h, r);

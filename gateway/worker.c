@@ -19,6 +19,7 @@
 #include "core/tls.h"
 #include "gateway/conn.h"
 #include "gateway/jwt.h"
+#include "storage/pg_reader.h"
 #include "storage/pg_writer.h"
 
 enum {
@@ -241,6 +242,8 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
     }
     if (w->pg != NULL && pg_writer_on_timer(w->pg, t))
         return;
+    if (w->pg_reader != NULL && pg_reader_on_timer(w->pg_reader, t))
+        return;
     if (api_on_timer(&w->api, t))
         return;
     conn_on_timer(conn_from_timer(t));
@@ -294,6 +297,20 @@ static int worker_storage_init(struct worker *w)
         w->pg = NULL;
         return -1;
     }
+    struct pg_reader_config rcfg;
+    pg_reader_config_defaults(&rcfg);
+    rcfg.conninfo = o->postgres_url;
+    w->pg_reader = malloc(sizeof *w->pg_reader);
+    if (w->pg_reader == NULL ||
+        pg_reader_init(w->pg_reader, &w->loop, WORKER_OP_STORAGE, &rcfg, err) != 0) {
+        snprintf(w->start_error, sizeof w->start_error, "postgres_url: %s",
+                 w->pg_reader == NULL ? "out of memory for the reader" : err);
+        free(w->pg_reader);
+        w->pg_reader = NULL;
+        w->pg_closing = true;
+        pg_writer_destroy(w->pg); /* nothing queued yet; its polls go with the loop */
+        return -1;
+    }
     return 0;
 }
 
@@ -327,6 +344,7 @@ static void worker_storage_close(struct worker *w)
     if (w->pg == NULL)
         return;
     w->pg_closing = true;
+    pg_reader_destroy(w->pg_reader); /* held requests are freed (pg_closing) */
     pg_writer_destroy(w->pg);
 }
 
@@ -523,4 +541,6 @@ void worker_join(struct worker *w)
     w->metrics = NULL;
     free(w->pg); /* destroyed by the thread; kept for /metrics until now */
     w->pg = NULL;
+    free(w->pg_reader);
+    w->pg_reader = NULL;
 }

@@ -88,6 +88,7 @@ struct worker {
      * when the worker is about to exit and destroyed at teardown. */
     struct pg_writer *pg;         /* owned; freed by worker_join (its metrics are read by
                                      the server thread until then) */
+    struct pg_reader *pg_reader;  /* owned like pg: the channels' stored state at first touch */
     bool pg_stop_called;          /* pg_writer_stop was called */
     bool pg_stopped;              /* ... and its `stopped` came */
     bool pg_closing;              /* pg_writer_destroy runs: abandoned publishes get no reply */

@@ -13,6 +13,7 @@ durable; the default namespace is not. The writer's queue is small (postgres_que
   ones wait, and once the queue is full the rest get `storage_unavailable` (without an
   offset). Database back: the waiting durable publishes are acknowledged, every one of them
   stored once, and new durable publishes succeed again.
+- A restart after a clean stop continues each channel's epoch at the next offset.
 - /metrics shows each worker's writer (tidegate_storage_*), in a strictly parsed scrape."""
 
 import asyncio
@@ -23,6 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from tidegate_client import ALL_CAPS, ProtocolTestCase, check_error, scenario  # noqa: E402
+from tidegate_harness import Server  # noqa: E402
 from tidegate_pg import PgServer  # noqa: E402
 
 QUEUE = 20
@@ -42,10 +44,11 @@ class StorageGatewayTest(ProtocolTestCase):
     @classmethod
     def server_options(cls):
         cls.pg = PgServer().start()
-        return super().server_options() + (
+        cls.args = super().server_options() + (
             "--postgres-url", cls.pg.conninfo,
             "--postgres-queue-messages", str(QUEUE),
             "--namespace.orders.durable=true")
+        return cls.args
 
     @classmethod
     def setUpClass(cls):
@@ -70,6 +73,10 @@ class StorageGatewayTest(ProtocolTestCase):
             if len(got) >= count or time.monotonic() > deadline:
                 return got
             time.sleep(0.05)
+
+    def restart_server(self):
+        self.server.stop()
+        type(self).server = Server(*self.args, workers=self.workers).start()
 
     def assert_stored(self, channel, acks, user):
         """Every ack's message is stored once, with the data sent, and nothing else."""
@@ -164,6 +171,32 @@ class StorageGatewayTest(ProtocolTestCase):
         self.assertEqual(m.value("tidegate_storage_batch_messages_bucket", le="+Inf"), batches)
         self.assertGreaterEqual(m.value("tidegate_storage_rows_written_total"), 3)
         self.assertEqual(m.value("tidegate_storage_rejected_total"), 0)
+
+    @scenario(timeout_s=60.0)
+    async def test_restart_continues_each_channels_stream(self):
+        """After a clean stop every accepted message is stored: both a durable and a plain
+        channel continue their epoch at the next offset."""
+        channels = (f"orders:restart-{os.getpid()}", f"plain-restart-{os.getpid()}")
+        # A fresh process first: the outage test left this one's runs lossy (it refused
+        # messages), and after a lossy run a plain channel rightly starts a new epoch.
+        self.restart_server()
+        c = await self.user("gina", caps=ALL_CAPS)
+        before = {}
+        for channel in channels:
+            for i in range(3):
+                before[channel] = await c.publish(channel, data=i, timeout=30.0)
+        await c.close()
+        self.restart_server()
+        c = await self.user("gina", caps=ALL_CAPS)
+        for channel in channels:
+            joined = await c.join(channel)
+            self.assertEqual(joined["epoch"], before[channel]["epoch"], channel)
+            self.assertEqual(joined["offset"], 3, channel)
+            ack = await c.publish(channel, data="after", timeout=30.0)
+            self.assertEqual((ack["epoch"], ack["offset"]), (before[channel]["epoch"], 4))
+        got = self.wait_rows(channels[0], 4)
+        self.assertEqual([int(r[1]) for r in got], [1, 2, 3, 4])
+        self.assertEqual({r[0] for r in got}, {before[channels[0]]["epoch"]})
 
 
 if __name__ == "__main__":
