@@ -188,7 +188,8 @@ const struct config_option gw_option_table[] = {
     /* PostgreSQL history: docs/storage.md */
     {"postgres_url", CONFIG_STRING, OPT(postgres_url), "", 0, 0, NULL,
      "libpq connection string (host by address or a unix socket directory) of the database "
-     "that stores channel history; empty: no database, durable namespaces refused."},
+     "that stores channel history; empty: no database, durable namespaces refused.",
+     NULL, CONFIG_SECRET},
     {"postgres_migrate", CONFIG_BOOL, OPT(postgres_migrate), "true", 0, 0, NULL,
      "Apply the schema migrations the database lacks at start (with postgres_url); a failure "
      "stops the start."},

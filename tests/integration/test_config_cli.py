@@ -218,9 +218,11 @@ class TestChannelConfiguration(ConfigFiles):
                                           "postgres_url is not set")
         self.assertNotIn("Segmentation", message)
         path = self.write_config("namespace.orders.durable = true\n"
-                                 "postgres_url = host=/nonexistent dbname=tidegate\n")
+                                 "postgres_url = host=/nonexistent password=hunter2\n")
         result = run_binary("--check-config", path)
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn('postgres_url = "***"', result.stdout)
+        self.assertNotIn("hunter2", result.stdout + result.stderr)
 
     def test_namespace_mistakes_name_the_line_and_the_rule(self):
         for text, must_mention in (
