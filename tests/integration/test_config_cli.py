@@ -224,6 +224,13 @@ class TestChannelConfiguration(ConfigFiles):
         self.assertIn('postgres_url = "***"', result.stdout)
         self.assertNotIn("hunter2", result.stdout + result.stderr)
 
+    def test_unreachable_database_stops_the_start_with_a_sentence(self):
+        result = run_binary("--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                            "--postgres-url", "host=127.0.0.1 port=1 connect_timeout=2")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("postgres_migrate: could not connect to PostgreSQL", result.stderr)
+        self.assertIn("postgres_migrate = false", result.stderr)
+
     def test_namespace_mistakes_name_the_line_and_the_rule(self):
         for text, must_mention in (
                 ("namespace.Chat.presence = on\n", ["Chat", "a-z, 0-9, _ and -"]),
