@@ -14,23 +14,20 @@
 // tests/integration; without them it fails with a sentence saying so.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const SOURCE_DIR = process.env.TIDEGATE_SOURCE_DIR || join(here, '..', '..');
-const BINARY = process.env.TIDEGATE_BIN || join(SOURCE_DIR, 'build', 'tidegate');
+import { BINARY, SOURCE_DIR, startServer as spawnServer, stopServer } from './tidegate_server.mjs';
+
 const ARTIFACTS = process.env.TIDEGATE_ARTIFACTS || join(dirname(BINARY), 'test-artifacts');
 const MAKE_CERTS = join(SOURCE_DIR, 'tests', 'unit', 'tls_certs', 'make_certs.sh');
 const CHROMIUM = '/usr/bin/chromium';
 const API_KEY = 'demo-browser-test-key-0123456789abcdef';
 const WAIT_MS = 10000;
-const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
 
 // What the page needs from the gateway, as docs/demo.md tells operators.
 const DEMO_ARGS = ['--demo-page', '--allow-anonymous', '--namespace.demo.join', 'anonymous',
@@ -45,75 +42,11 @@ async function loadPlaywright() {
   }
 }
 
-// ---- the server process: stderr kept, ports read from its `listening` lines ----
-
-function logField(line, key) {
-  const m = line.match(new RegExp(`(?:^| )${key}=("(?:[^"\\\\]|\\\\.)*"|\\S*)`));
-  if (!m) return undefined;
-  return m[1].startsWith('"') ? m[1].slice(1, -1) : m[1];
-}
+// ---- the server process (tidegate_server.mjs) ----
 
 function startServer(args) {
-  assert.ok(existsSync(BINARY), `no tidegate binary at ${BINARY} (build it or set TIDEGATE_BIN)`);
-  const proc = spawn(BINARY, ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
-    '--api-listen', '127.0.0.1:0', '--api-keys', API_KEY, '--workers', '2', ...args],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
-  const server = { proc, lines: [], ports: {} };
-  const tail = () => server.lines.slice(-40).join('\n');
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    let ready = false;
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`tidegate did not log "ready" within 10 s\n${tail()}`));
-    }, 10000);
-    proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (chunk) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        server.lines.push(line);
-        const msg = logField(line, 'msg');
-        if (msg === 'listening') {
-          server.ports[logField(line, 'kind')] ??= Number(logField(line, 'addr').split(':').pop());
-        } else if (msg === 'ready' && !ready) {
-          ready = true;
-          clearTimeout(timer);
-          resolve(server);
-        }
-      }
-    });
-    proc.on('exit', (code, signal) => {
-      server.exit = { code, signal };
-      if (!ready) {
-        clearTimeout(timer);
-        reject(new Error(`tidegate exited (${code ?? signal}) before "ready"\n${tail()}`));
-      }
-    });
-  });
-}
-
-async function stopServer(server) {
-  const exited = server.exit ? Promise.resolve(server.exit)
-    : new Promise((resolve) => server.proc.on('exit', (code, signal) => resolve({ code, signal })));
-  server.proc.kill('SIGTERM');
-  let timer;
-  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 20000); });
-  const result = await Promise.race([exited, timeout]);
-  clearTimeout(timer);
-  const tail = server.lines.slice(-40).join('\n');
-  if (result === null) {
-    server.proc.kill('SIGKILL');
-    assert.fail(`tidegate did not exit within 20 s of SIGTERM\n${tail}`);
-  }
-  for (const line of server.lines) {
-    for (const marker of SANITIZER_MARKERS) {
-      assert.ok(!line.includes(marker), `sanitizer report in tidegate stderr: ${line}`);
-    }
-  }
-  assert.deepEqual(result, { code: 0, signal: null }, `tidegate did not exit cleanly\n${tail}`);
+  return spawnServer(['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
+    '--api-listen', '127.0.0.1:0', '--api-keys', API_KEY, '--workers', '2', ...args]);
 }
 
 async function api(server, path, body) {

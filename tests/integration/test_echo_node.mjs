@@ -6,98 +6,23 @@
 // `npm install --prefix tests/integration`. TIDEGATE_BIN names the binary.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const SOURCE_DIR = process.env.TIDEGATE_SOURCE_DIR || join(here, '..', '..');
-const BINARY = process.env.TIDEGATE_BIN || join(SOURCE_DIR, 'build', 'tidegate');
+import { startServer as spawnServer, stopServer } from './tidegate_server.mjs';
+
 const TIMEOUT_MS = 30000;
-const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
 const MIB = 1024 * 1024;
 
-// ---- the server process (same contract as tests/pylib/tidegate_harness.py) ----
-
-function logField(line, key) {
-  const m = line.match(new RegExp(`(?:^| )${key}=("(?:[^"\\\\]|\\\\.)*"|\\S*)`));
-  if (!m) return undefined;
-  return m[1].startsWith('"') ? m[1].slice(1, -1) : m[1];
-}
+// ---- the server process (tidegate_server.mjs) ----
 
 function startServer(args, workers = 2) {
-  assert.ok(existsSync(BINARY), `no tidegate binary at ${BINARY} (build it or set TIDEGATE_BIN)`);
-  const proc = spawn(BINARY, ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
-    '--workers', String(workers), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const server = { proc, lines: [], wsPort: null, adminPort: null };
-  const tail = () => server.lines.slice(-40).join('\n');
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    let ready = false;
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`tidegate did not log "ready" within 10 s\n${tail()}`));
-    }, 10000);
-    proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (chunk) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        server.lines.push(line);
-        const msg = logField(line, 'msg');
-        if (msg === 'listening') {
-          const port = Number(logField(line, 'addr').split(':').pop());
-          if (logField(line, 'kind') === 'ws' && server.wsPort === null) server.wsPort = port;
-          if (logField(line, 'kind') === 'admin' && server.adminPort === null) server.adminPort = port;
-        } else if (msg === 'ready' && !ready) {
-          ready = true;
-          clearTimeout(timer);
-          if (server.wsPort === null || server.adminPort === null) {
-            reject(new Error(`"ready" without both "listening" lines\n${tail()}`));
-          } else {
-            resolve(server);
-          }
-        }
-      }
-    });
-    proc.on('exit', (code, signal) => {
-      server.exit = { code, signal };
-      if (!ready) {
-        clearTimeout(timer);
-        reject(new Error(`tidegate exited (${code ?? signal}) before "ready"\n${tail()}`));
-      }
-    });
-  });
-}
-
-async function stopServer(server) {
-  const exited = server.exit ? Promise.resolve(server.exit)
-    : new Promise((resolve) => server.proc.on('exit', (code, signal) => resolve({ code, signal })));
-  server.proc.kill('SIGTERM');
-  let timer;
-  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 20000); });
-  const result = await Promise.race([exited, timeout]);
-  clearTimeout(timer);
-  const tail = server.lines.slice(-40).join('\n');
-  if (result === null) {
-    server.proc.kill('SIGKILL');
-    assert.fail(`tidegate did not exit within 20 s of SIGTERM\n${tail}`);
-  }
-  for (const line of server.lines) {
-    for (const marker of SANITIZER_MARKERS) {
-      assert.ok(!line.includes(marker), `sanitizer report in tidegate stderr: ${line}`);
-    }
-  }
-  assert.deepEqual(result, { code: 0, signal: null }, `tidegate did not exit cleanly\n${tail}`);
+  return spawnServer(['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0',
+    '--workers', String(workers), ...args], ['ws', 'admin']);
 }
 
 async function scrapeMetrics(server) {
-  const res = await fetch(`http://127.0.0.1:${server.adminPort}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${server.ports.admin}/metrics`);
   assert.equal(res.status, 200);
   return await res.text();
 }
@@ -123,7 +48,7 @@ function withDeadline(promise, what) {
 }
 
 function open(server, options = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.wsPort}/`,
+  const ws = new WebSocket(`ws://127.0.0.1:${server.ports.ws}/`,
     { perMessageDeflate: false, maxPayload: 4 * MIB, ...options });
   const queue = [];
   const waiters = [];
