@@ -133,6 +133,11 @@ struct hub {
     unsigned walk_depth;
     struct chan_msg **deferred;
     size_t deferred_count, deferred_cap;
+    /* Reads from PostgreSQL (hub_stored.c): messages handed to the batch writer and answered
+     * by it (in the order handed), and the reads waiting until every message handed before
+     * them is answered, so that a read never misses one that left the ring unstored yet. */
+    uint64_t store_handed, store_answered;
+    struct stored_wait *store_waiting, *store_waiting_tail;
 };
 
 int hub_init(struct hub *h, struct worker *w);

@@ -19,7 +19,7 @@
 #include "storage/pg_writer.h"
 
 enum {
-    INTEREST_WORDS = GW_WORKERS_MAX / 64,
+    INTEREST_WORDS = HUB_INTEREST_WORDS,
     SWEEP_BUCKETS_PER_TICK = 4096,
     HELD_REQUESTS_MAX = 1 << 20, /* requests waiting for one channel's resume */
 };
@@ -30,26 +30,6 @@ struct member {
     uint64_t joined_at_ms;
     uint8_t user_id_len;
     char user_id[];
-};
-
-struct chan {
-    struct hmap_node node; /* hub->owned, by name hash */
-    const struct ns_config *ns;
-    uint64_t offset;      /* the last offset assigned in this epoch */
-    uint64_t subscribers; /* on every worker, pending joins included */
-    struct history hist;
-    struct hmap members;
-    uint32_t member_count;
-    uint64_t interest[INTEREST_WORDS]; /* workers with local subscribers */
-    /* While the stored state is read (chan_start_resume): the channel's requests wait in
-     * `held`, in arrival order, and the channel is not forgotten. */
-    bool resuming;
-    uint32_t held_count, held_cap;
-    struct hub_req **held;
-    struct hub *hub;
-    char epoch[HUB_EPOCH_BYTES + 1];
-    uint16_t name_len;
-    char name[];
 };
 
 static const char epoch_alphabet[64] =
@@ -191,6 +171,7 @@ static void chan_free(struct chan *c)
     for (uint32_t i = 0; i < c->held_count; i++)
         hub_req_free(c->held[i]);
     free(c->held);
+    assert(c->recovering == NULL); /* the reader answered every read before the teardown */
     free(c);
 }
 
@@ -281,8 +262,7 @@ static struct chan_msg *presence_event(struct hub *h, const struct chan *c, cons
     return m;
 }
 
-/* Writes r->reply from the scratch buffer; false (r->error set) when out of memory. */
-static bool take_reply(struct hub *h, struct hub_req *r)
+bool owner_take_reply(struct hub *h, struct hub_req *r)
 {
     struct jbuf *jb = &h->scratch;
     if (jb->failed || (r->reply = malloc(jb->len)) == NULL) {
@@ -350,6 +330,8 @@ static void owner_join(struct hub *h, struct hub_req *r)
     chan_expire(c);
     uint32_t first, count;
     r->recovered = recovery_possible(h, c, r, &first, &count);
+    if (!r->recovered && stored_recovery_start(h, c, r))
+        return; /* `joined` comes with the stored read's answer (hub_stored.c) */
     struct jbuf *jb = &h->scratch;
     jbuf_reset(jb);
     struct json_span id = {r->id, r->id_len};
@@ -361,12 +343,21 @@ static void owner_join(struct hub *h, struct hub_req *r)
         jbuf_raw(jb, chan_msg_json(m), m->json_len);
     }
     proto_write_joined_tail(jb);
-    if (!take_reply(h, r)) {
+    owner_join_commit(h, c, r, false);
+}
+
+void owner_join_commit(struct hub *h, struct chan *c, struct hub_req *r, bool counted)
+{
+    assert(r->op == HUB_OP_JOINED);
+    if (!owner_take_reply(h, r)) {
+        if (counted)
+            c->subscribers--;
         chan_maybe_forget(h, c);
         hub_send_reply(h, r);
         return;
     }
-    c->subscribers++;
+    if (!counted)
+        c->subscribers++;
     if (r->interest)
         interest_set(c, r->origin, true);
     r->offset = c->offset;
@@ -480,12 +471,13 @@ static void store_plain(struct hub *h, struct chan_msg *m, const struct hub_req 
     if (pg_writer_enqueue(pw, &pm, s) != PG_ENQUEUE_OK) {
         chan_msg_unref(m);
         free(s);
+        return;
     }
+    stored_note_handed(h);
 }
 
-void hub_on_stored(void *ctx, void *cookie, enum pg_msg_status status)
+static void on_stored(struct hub *h, void *cookie, enum pg_msg_status status)
 {
-    struct hub *h = ctx;
     if (((uintptr_t)cookie & STORED_DURABLE) == 0) {
         struct stored_msg *s = cookie;
         chan_msg_unref(s->m);
@@ -504,6 +496,13 @@ void hub_on_stored(void *ctx, void *cookie, enum pg_msg_status status)
         r->error = PROTO_ERR_STORAGE_UNAVAILABLE;
     }
     hub_send_reply(h, r);
+}
+
+void hub_on_stored(void *ctx, void *cookie, enum pg_msg_status status)
+{
+    struct hub *h = ctx;
+    on_stored(h, cookie, status);
+    stored_note_answered(h); /* may send reads that waited for this message */
 }
 
 static void owner_publish(struct hub *h, struct hub_req *r)
@@ -549,6 +548,8 @@ static void owner_publish(struct hub *h, struct hub_req *r)
         chan_expire(c);
         history_push(&c->hist, m, c->ns->history_size);
     }
+    if (c->recovering != NULL)
+        stored_recovery_note(h, c, m);
     r->offset = m->offset;
     r->timestamp_ms = now;
     memcpy(r->epoch, c->epoch, sizeof r->epoch);
@@ -560,10 +561,12 @@ static void owner_publish(struct hub *h, struct hub_req *r)
     if (durable) {
         struct pg_msg pm = stored_from_req(r);
         void *cookie = (void *)((uintptr_t)r | STORED_DURABLE);
-        if (pg_writer_enqueue(h->worker->pg, &pm, cookie) == PG_ENQUEUE_OK)
+        if (pg_writer_enqueue(h->worker->pg, &pm, cookie) == PG_ENQUEUE_OK) {
             reply_now = false; /* hub_on_stored answers; r is the writer's until then */
-        else
+            stored_note_handed(h);
+        } else {
             r->error = PROTO_ERR_STORAGE_UNAVAILABLE; /* not after durable_has_room */
+        }
     } else {
         store_plain(h, m, r);
     }
@@ -638,78 +641,33 @@ static void owner_presence(struct hub *h, struct hub_req *r)
                                     all[i]->connections, all[i]->joined_at_ms);
     proto_write_presence_tail(jb, listed < count);
     free(all);
-    take_reply(h, r);
+    owner_take_reply(h, r);
     hub_send_reply(h, r);
 }
 
+/* A page of c's history: from its ring, and past it from PostgreSQL when the worker has a
+ * reader and the namespace keeps history (hub_stored.c). */
 static void owner_history(struct hub *h, struct hub_req *r)
 {
     struct chan *c = chan_find(h, r->channel_hash, r->channel, r->channel_len);
     r->op = HUB_OP_HISTORY_REPLY;
     char fresh_epoch[HUB_EPOCH_BYTES + 1];
-    const char *epoch = fresh_epoch;
-    uint64_t offset = 0, oldest = 1;
+    struct history_source src = {.epoch = fresh_epoch};
     if (c != NULL) {
         chan_expire(c);
-        epoch = c->epoch;
-        offset = c->offset;
-        oldest = history_oldest(&c->hist, c->offset + 1);
+        src.epoch = c->epoch;
+        src.offset = c->offset;
+        src.hist = &c->hist;
+        src.stored = h->worker->pg_reader != NULL && c->ns->history_size > 0;
     } else {
         make_epoch(h, fresh_epoch); /* a channel that does not exist: a new one, not kept */
     }
-    if (r->has_since && r->since_epoch[0] != '\0' && strcmp(r->since_epoch, epoch) != 0) {
+    if (r->has_since && r->since_epoch[0] != '\0' && strcmp(r->since_epoch, src.epoch) != 0) {
         r->error = PROTO_ERR_EPOCH_MISMATCH;
         hub_send_reply(h, r);
         return;
     }
-    /* The page, as offsets [from, to] walked forward or backward. */
-    uint64_t limit = r->limit, from, last;
-    bool any;
-    if (!r->backward) {
-        from = r->has_since ? r->offset + 1 : oldest;
-        if (from < oldest)
-            from = oldest;
-        any = from <= offset;
-        last = any ? (offset - from + 1 > limit ? from + limit - 1 : offset) : 0;
-    } else {
-        from = r->has_since ? (r->offset == 0 ? 0 : r->offset - 1) : offset;
-        if (from > offset)
-            from = offset;
-        any = from >= oldest && from > 0;
-        last = any ? (from - oldest + 1 > limit ? from - limit + 1 : oldest) : 0;
-    }
-    struct jbuf *jb = &h->scratch;
-    jbuf_reset(jb);
-    struct json_span id = {r->id, r->id_len};
-    if (r->api != NULL)
-        api_write_history_head(jb, r->channel, r->channel_len, epoch, offset, oldest);
-    else
-        proto_write_history_head(jb, r->id_len ? &id : NULL, r->channel, r->channel_len, epoch,
-                                 offset, oldest);
-    bool more = false;
-    if (any) {
-        bool first = true;
-        if (!r->backward) {
-            for (uint64_t o = from; o <= last; o++, first = false) {
-                proto_write_list_sep(jb, first);
-                const struct chan_msg *m = history_at(&c->hist, (uint32_t)(o - oldest));
-                jbuf_raw(jb, chan_msg_json(m), m->json_len);
-            }
-            more = last < offset;
-        } else {
-            for (uint64_t o = from; o >= last; o--, first = false) {
-                proto_write_list_sep(jb, first);
-                const struct chan_msg *m = history_at(&c->hist, (uint32_t)(o - oldest));
-                jbuf_raw(jb, chan_msg_json(m), m->json_len);
-                if (o == last)
-                    break;
-            }
-            more = last > oldest;
-        }
-    }
-    proto_write_history_tail(jb, more);
-    take_reply(h, r);
-    hub_send_reply(h, r);
+    stored_history_answer(h, r, &src);
 }
 
 /* The stored state of a new channel came (or the read failed): the channel continues the
@@ -797,6 +755,7 @@ void owner_each_channel(struct hub *h, owner_visit_fn visit, void *ctx)
 
 void owner_sweep(struct hub *h)
 {
+    stored_sweep(h);
     size_t buckets = hmap_bucket_count(&h->owned);
     for (size_t i = 0; i < buckets && i < SWEEP_BUCKETS_PER_TICK; i++) {
         size_t b = h->sweep_cursor++ % buckets;
@@ -810,6 +769,7 @@ void owner_sweep(struct hub *h)
 void owner_destroy(struct hub *h)
 {
     struct worker *w = h->worker;
+    stored_destroy(h); /* reads that never left: before the channels they refer to */
     for (size_t b = 0; b < hmap_bucket_count(&h->owned); b++) {
         for (struct hmap_node *n = hmap_bucket(&h->owned, b), *next; n != NULL; n = next) {
             next = n->next;

@@ -27,6 +27,7 @@
 #include "gateway/hub.h"
 #include "gateway/tls_setup.h"
 #include "gateway/worker.h"
+#include "storage/pg_reader.h"
 
 enum {
     SERVER_OP_SIGNAL = 4, /* owner: struct server; tags 1..3 are the admin's */
@@ -134,14 +135,17 @@ static void server_render_metrics(void *ctx, FILE *out)
     gw_metrics_render_ip_limit(out, s->ip_limit != NULL ? &stats : NULL);
     gw_tls_render_metrics(out, s->tls);
     const struct pg_writer_metrics *writers[GW_WORKERS_MAX];
+    const struct pg_reader_metrics *readers[GW_WORKERS_MAX];
     bool any_writer = false;
     for (unsigned i = 0; i < s->worker_count; i++) {
         const struct pg_writer *pw = s->workers[i].pg; /* set before the worker started */
+        const struct pg_reader *pr = s->workers[i].pg_reader;
         writers[i] = pw != NULL ? &pw->metrics : NULL;
+        readers[i] = pr != NULL ? &pr->metrics : NULL;
         any_writer = any_writer || pw != NULL;
     }
     if (any_writer)
-        gw_storage_render_metrics(out, writers, s->worker_count);
+        gw_storage_render_metrics(out, writers, readers, s->worker_count);
 }
 
 static void server_close_fds(const int *fds, unsigned count)

@@ -300,6 +300,10 @@ static int worker_storage_init(struct worker *w)
     struct pg_reader_config rcfg;
     pg_reader_config_defaults(&rcfg);
     rcfg.conninfo = o->postgres_url;
+    /* A join's stored replay is one read (gateway/hub_stored.c): room for the largest.
+     * recovery_max_messages is at most 100000 (options.c), the reader's own limit. */
+    if (o->recovery_max_messages > rcfg.page_rows_max)
+        rcfg.page_rows_max = (uint32_t)o->recovery_max_messages;
     w->pg_reader = malloc(sizeof *w->pg_reader);
     if (w->pg_reader == NULL ||
         pg_reader_init(w->pg_reader, &w->loop, WORKER_OP_STORAGE, &rcfg, err) != 0) {
