@@ -140,7 +140,7 @@ static uint64_t percentile(uint64_t *sorted, uint32_t n, double q)
 /* ---- the writer runs ---- */
 
 struct writer_run {
-    struct pg_test_loop *t;
+    struct storage_test_loop *t;
     struct pg_writer *w;
     struct bench_msgs *b;
     uint32_t rate; /* 0: as fast as the queue takes them */
@@ -194,21 +194,21 @@ static int run_writer(const char *conninfo, const struct pg_writer_config *cfg, 
                       uint32_t data_bytes, uint32_t rate, const char *epoch,
                       struct writer_result *out)
 {
-    struct pg_test_loop t;
+    struct storage_test_loop t;
     struct pg_writer w;
     struct bench_msgs b;
     char err[PG_CONN_ERROR_BYTES];
-    if (pg_test_loop_init(&t) != 0)
+    if (storage_test_loop_init(&t) != 0)
         return -1;
     struct pg_writer_config c = *cfg;
     c.conninfo = conninfo;
     msgs_init(&b, n, data_bytes, epoch);
-    if (pg_writer_init(&w, &t.loop, PG_TEST_TAG, &c, msgs_done, &b, err) != 0) {
+    if (pg_writer_init(&w, &t.loop, STORAGE_TEST_TAG_PG, &c, msgs_done, &b, err) != 0) {
         fprintf(stderr, "pg_batch: %s\n", err);
         return -1;
     }
     pg_test_loop_add_writer(&t, &w);
-    if (!pg_test_loop_run(&t, writer_ready, &w, 10000)) {
+    if (!storage_test_loop_run(&t, writer_ready, &w, 10000)) {
         fprintf(stderr, "pg_batch: the writer did not connect\n");
         return -1;
     }
@@ -216,7 +216,7 @@ static int run_writer(const char *conninfo, const struct pg_writer_config *cfg, 
     t.on_turn = writer_feed;
     t.on_turn_arg = &run;
     t.wait_ms_max = 1; /* feed every millisecond, as publishes would arrive */
-    bool ok = pg_test_loop_run(&t, writer_finished, &b, 600000);
+    bool ok = storage_test_loop_run(&t, writer_finished, &b, 600000);
     uint64_t took_us = now_us() - run.start_us;
     if (!ok || b.failed > 0) {
         fprintf(stderr, "pg_batch: run %s did not store everything (%u done, %u failed)\n", epoch,
@@ -235,8 +235,8 @@ static int run_writer(const char *conninfo, const struct pg_writer_config *cfg, 
     out->stored_p99_us = percentile(b.latency_us, b.done, 0.99);
     out->stored_p999_us = percentile(b.latency_us, b.done, 0.999);
     pg_writer_destroy(&w);
-    pg_test_loop_run(&t, writer_idle, &w, 5000);
-    pg_test_loop_destroy(&t);
+    storage_test_loop_run(&t, writer_idle, &w, 5000);
+    storage_test_loop_destroy(&t);
     msgs_free(&b);
     return 0;
 }

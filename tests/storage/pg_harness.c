@@ -92,19 +92,10 @@ static void harness_print_log(const struct pg_harness *h, const char *name)
     fclose(f);
 }
 
-/* The guardian: waits for the test process to go away, then cleans up. */
-static void harness_guard(struct pg_harness *h, int read_fd)
+/* Runs in the guardian (harness_guardian.h): stops the server if it is running. */
+static void harness_stop_server(const void *arg)
 {
-    /* Its own session: a kill of the test's process group (a ctest timeout) leaves the
-     * guardian to clean up after it. */
-    setsid();
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    char byte;
-    ssize_t got;
-    do
-        got = read(read_fd, &byte, 1);
-    while (got < 0 && errno == EINTR);
+    const struct pg_harness *h = arg;
     char data[160], pid_file[200];
     snprintf(data, sizeof data, "%s/data", h->dir);
     snprintf(pid_file, sizeof pid_file, "%s/postmaster.pid", data);
@@ -112,29 +103,6 @@ static void harness_guard(struct pg_harness *h, int read_fd)
         const char *args[] = {"stop", "-D", data, "-m", "immediate", "-w", NULL};
         harness_run(h, "pg_ctl", args);
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", h->dir, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    _exit(0);
-}
-
-static int harness_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
 }
 
 int pg_harness_server_start(struct pg_harness *h)
@@ -195,25 +163,6 @@ static int harness_prepare_dir(struct pg_harness *h)
     return -1;
 }
 
-static int harness_start_guardian(struct pg_harness *h)
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(fds[1]);
-        harness_guard(h, fds[0]);
-    }
-    close(fds[0]);
-    h->guardian = pid;
-    h->guardian_fd = fds[1];
-    return 0;
-}
-
 int pg_harness_create_db(const struct pg_harness *h, const char *name, char *conninfo,
                          size_t conninfo_bytes)
 {
@@ -235,11 +184,14 @@ int pg_harness_create_db(const struct pg_harness *h, const char *name, char *con
 int pg_harness_start(struct pg_harness *h, bool durable)
 {
     memset(h, 0, sizeof *h);
-    h->guardian_fd = -1;
+    h->guardian.write_fd = -1;
     h->durable = durable;
-    if (harness_find_bindir(h) != 0 || harness_prepare_dir(h) != 0 ||
-        harness_start_guardian(h) != 0)
+    if (harness_find_bindir(h) != 0 || harness_prepare_dir(h) != 0)
         return -1;
+    if (harness_guardian_start(&h->guardian, h->dir, harness_stop_server, h) != 0) {
+        fprintf(stderr, "pg_harness: could not start the guardian: %s\n", strerror(errno));
+        return -1;
+    }
     char data[160];
     snprintf(data, sizeof data, "%s/data", h->dir);
     const char *initdb[] = {"-D", data,   "-A",         "trust",     "-U", "tidegate",
@@ -259,15 +211,7 @@ int pg_harness_start(struct pg_harness *h, bool durable)
 
 void pg_harness_destroy(struct pg_harness *h)
 {
-    if (h->guardian_fd >= 0) {
-        close(h->guardian_fd);
-        h->guardian_fd = -1;
-    }
-    if (h->guardian > 0) {
-        while (waitpid(h->guardian, NULL, 0) < 0 && errno == EINTR)
-            ;
-        h->guardian = 0;
-    }
+    harness_guardian_stop(&h->guardian);
 }
 
 PGconn *pg_harness_connect(const struct pg_harness *h)

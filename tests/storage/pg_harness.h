@@ -22,15 +22,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "harness_guardian.h"
+
 struct pg_harness {
-    char dir[128];      /* the temporary directory: data/, the socket, server.log */
-    char bindir[256];   /* PostgreSQL's server binaries */
-    char user[32];      /* who runs the server ("" = this process's user) */
-    int port;           /* 127.0.0.1 */
-    bool durable;       /* fsync on (benchmarks); the tests run with fsync off */
-    pid_t guardian;     /* cleans up when this process ends */
-    int guardian_fd;    /* the pipe's write end */
-    char conninfo[384]; /* to database "tidegate" over TCP */
+    char dir[128];                    /* the temporary directory: data/, the socket, server.log */
+    char bindir[256];                 /* PostgreSQL's server binaries */
+    char user[32];                    /* who runs the server ("" = this process's user) */
+    int port;                         /* 127.0.0.1 */
+    bool durable;                     /* fsync on (benchmarks); the tests run with fsync off */
+    struct harness_guardian guardian; /* cleans up when this process ends */
+    char conninfo[384];               /* to database "tidegate" over TCP */
 };
 
 /* Starts a server. `durable` keeps fsync and full_page_writes on. Returns 0, or -1 after

@@ -62,17 +62,10 @@ static bool harness_is_redis(pid_t pid)
     return n > 0 && strstr(cmd, "redis-server") != NULL;
 }
 
-/* The guardian: waits for the test process to go away, then cleans up. */
-static void harness_guard(const struct redis_harness *h, int read_fd)
+/* Runs in the guardian (harness_guardian.h): kills the server named by its pid file. */
+static void harness_stop_server(const void *arg)
 {
-    setsid(); /* a kill of the test's process group leaves it to clean up */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    char byte;
-    ssize_t got;
-    do
-        got = read(read_fd, &byte, 1);
-    while (got < 0 && errno == EINTR);
+    const struct redis_harness *h = arg;
     char pid_path[160];
     snprintf(pid_path, sizeof pid_path, "%s/redis.pid", h->dir);
     FILE *f = fopen(pid_path, "r");
@@ -86,48 +79,6 @@ static void harness_guard(const struct redis_harness *h, int read_fd)
         kill(pid, SIGCONT);
         kill(pid, SIGKILL);
     }
-    pid_t rm = fork();
-    if (rm == 0) {
-        execlp("rm", "rm", "-rf", h->dir, (char *)NULL);
-        _exit(127);
-    }
-    if (rm > 0)
-        waitpid(rm, NULL, 0);
-    _exit(0);
-}
-
-static int harness_start_guardian(struct redis_harness *h)
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(fds[1]);
-        harness_guard(h, fds[0]);
-    }
-    close(fds[0]);
-    h->guardian = pid;
-    h->guardian_fd = fds[1];
-    return 0;
-}
-
-static int harness_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-        getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
 }
 
 static pid_t harness_spawn(const struct redis_harness *h)
@@ -222,7 +173,7 @@ static int harness_launch(struct redis_harness *h)
 int redis_harness_start(struct redis_harness *h, const char *const *extra)
 {
     memset(h, 0, sizeof *h);
-    h->guardian_fd = -1;
+    h->guardian.write_fd = -1;
     snprintf(h->binary, sizeof h->binary, "redis-server");
     for (int i = 0; extra != NULL && extra[i] != NULL && i < REDIS_HARNESS_ARGS_MAX; i++)
         h->extra[i] = extra[i];
@@ -231,7 +182,7 @@ int redis_harness_start(struct redis_harness *h, const char *const *extra)
         fprintf(stderr, "redis_harness: mkdtemp: %s\n", strerror(errno));
         return -1;
     }
-    if (harness_start_guardian(h) != 0) {
+    if (harness_guardian_start(&h->guardian, h->dir, harness_stop_server, h) != 0) {
         fprintf(stderr, "redis_harness: could not start the guardian: %s\n", strerror(errno));
         return -1;
     }
@@ -297,15 +248,7 @@ void redis_harness_destroy(struct redis_harness *h)
 {
     if (h->pid > 0)
         redis_harness_kill(h);
-    if (h->guardian_fd >= 0) {
-        close(h->guardian_fd);
-        h->guardian_fd = -1;
-    }
-    if (h->guardian > 0) {
-        while (waitpid(h->guardian, NULL, 0) < 0 && errno == EINTR)
-            ;
-        h->guardian = 0;
-    }
+    harness_guardian_stop(&h->guardian);
 }
 
 redisContext *redis_harness_connect(const struct redis_harness *h, const char *password)

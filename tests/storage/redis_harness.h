@@ -19,16 +19,17 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "harness_guardian.h"
+
 enum { REDIS_HARNESS_ARGS_MAX = 8 };
 
 struct redis_harness {
-    char dir[128];   /* the temporary directory: redis.log, redis.pid */
-    char binary[64]; /* redis-server */
-    int port;        /* 127.0.0.1 */
-    pid_t pid;       /* the server, 0 while stopped */
-    bool paused;     /* SIGSTOPped */
-    pid_t guardian;  /* cleans up when this process ends */
-    int guardian_fd; /* the pipe's write end */
+    char dir[128];                    /* the temporary directory: redis.log, redis.pid */
+    char binary[64];                  /* redis-server */
+    int port;                         /* 127.0.0.1 */
+    pid_t pid;                        /* the server, 0 while stopped */
+    bool paused;                      /* SIGSTOPped */
+    struct harness_guardian guardian; /* cleans up when this process ends */
     const char *extra[REDIS_HARNESS_ARGS_MAX + 1]; /* more server arguments, NULL-ended */
     char url[96];                                  /* redis://127.0.0.1:port */
 };

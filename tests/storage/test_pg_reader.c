@@ -26,7 +26,7 @@ static struct msg_set stored_set; /* STORED messages on room:0, epoch "Eread" */
 static uint64_t writer_run_id;
 
 struct fixture {
-    struct pg_test_loop t;
+    struct storage_test_loop t;
     struct pg_reader r;
     /* the last answer */
     int answers;
@@ -65,24 +65,25 @@ static bool conn_idle(void *arg)
 /* Stores STORED messages with a writer that does not stop (its run is not drained). */
 static int store_history(void)
 {
-    struct pg_test_loop t;
+    struct storage_test_loop t;
     struct pg_writer w;
     struct pg_writer_config cfg;
     char err[PG_CONN_ERROR_BYTES];
-    if (pg_test_loop_init(&t) != 0)
+    if (storage_test_loop_init(&t) != 0)
         return -1;
     pg_writer_config_defaults(&cfg);
     cfg.conninfo = conninfo;
     msg_set_init(&stored_set, STORED, 1, "Eread", (uint64_t)time(NULL) * 1000u);
-    if (pg_writer_init(&w, &t.loop, PG_TEST_TAG, &cfg, msg_set_done, &stored_set, err) != 0)
+    if (pg_writer_init(&w, &t.loop, STORAGE_TEST_TAG_PG, &cfg, msg_set_done, &stored_set, err) != 0)
         return -1;
     pg_test_loop_add_writer(&t, &w);
     msg_set_feed(&stored_set, &w, STORED);
-    bool ok = pg_test_loop_run(&t, all_reported, &stored_set, 10000) && stored_set.stored == STORED;
+    bool ok =
+        storage_test_loop_run(&t, all_reported, &stored_set, 10000) && stored_set.stored == STORED;
     writer_run_id = w.run_id;
     pg_writer_destroy(&w);
-    pg_test_loop_run(&t, conn_idle, &w.conn, 5000);
-    pg_test_loop_destroy(&t);
+    storage_test_loop_run(&t, conn_idle, &w.conn, 5000);
+    storage_test_loop_destroy(&t);
     return ok ? 0 : -1;
 }
 
@@ -110,11 +111,11 @@ static int group_teardown(void **state)
 static void start_reader(struct pg_reader_config *cfg)
 {
     memset(&fx, 0, sizeof fx);
-    assert_int_equal(pg_test_loop_init(&fx.t), 0);
+    assert_int_equal(storage_test_loop_init(&fx.t), 0);
     if (cfg->conninfo == NULL)
         cfg->conninfo = conninfo;
     char err[PG_CONN_ERROR_BYTES];
-    if (pg_reader_init(&fx.r, &fx.t.loop, PG_TEST_TAG, cfg, err) != 0)
+    if (pg_reader_init(&fx.r, &fx.t.loop, STORAGE_TEST_TAG_PG, cfg, err) != 0)
         fail_msg("pg_reader_init: %s", err);
     pg_test_loop_add_reader(&fx.t, &fx.r);
 }
@@ -122,8 +123,8 @@ static void start_reader(struct pg_reader_config *cfg)
 static void stop_reader(void)
 {
     pg_reader_destroy(&fx.r);
-    assert_true(pg_test_loop_run(&fx.t, conn_idle, &fx.r.conn, 5000));
-    pg_test_loop_destroy(&fx.t);
+    assert_true(storage_test_loop_run(&fx.t, conn_idle, &fx.r.conn, 5000));
+    storage_test_loop_destroy(&fx.t);
 }
 
 static void on_page(void *cookie, enum pg_read_status status, const struct pg_history_row *rows,
@@ -171,7 +172,7 @@ static void page(const char *epoch, uint64_t from, uint64_t to, enum pg_directio
     };
     int want = fx.answers + 1;
     assert_int_equal(pg_reader_history(&fx.r, &q, on_page, NULL), 0);
-    assert_true(pg_test_loop_run(&fx.t, answered, &want, 10000));
+    assert_true(storage_test_loop_run(&fx.t, answered, &want, 10000));
     assert_int_equal(fx.status, PG_READ_OK);
     assert_false(fx.mismatch);
 }
@@ -257,7 +258,7 @@ static void resume(const char *channel, uint64_t run_id)
     int want = fx.answers + 1;
     assert_int_equal(
         pg_reader_resume(&fx.r, channel, (uint32_t)strlen(channel), run_id, on_resume, NULL), 0);
-    assert_true(pg_test_loop_run(&fx.t, answered, &want, 10000));
+    assert_true(storage_test_loop_run(&fx.t, answered, &want, 10000));
     assert_int_equal(fx.status, PG_READ_OK);
 }
 
@@ -271,17 +272,18 @@ static uint64_t drained_run(const char *epoch, uint32_t count)
     pg_writer_config_defaults(&cfg);
     cfg.conninfo = conninfo;
     msg_set_init(&set, count, 1, epoch, (uint64_t)time(NULL) * 1000u + 5000);
-    assert_int_equal(pg_writer_init(&w, &fx.t.loop, PG_TEST_TAG, &cfg, msg_set_done, &set, err), 0);
+    assert_int_equal(
+        pg_writer_init(&w, &fx.t.loop, STORAGE_TEST_TAG_PG, &cfg, msg_set_done, &set, err), 0);
     pg_test_loop_add_writer(&fx.t, &w);
     msg_set_feed(&set, &w, count);
     int drained = -1;
     pg_writer_stop(&w, stopped_cb, &drained);
-    assert_true(pg_test_loop_run(&fx.t, stop_reported, &drained, 10000));
+    assert_true(storage_test_loop_run(&fx.t, stop_reported, &drained, 10000));
     assert_int_equal(drained, 1);
     uint64_t run = w.run_id;
     pg_writer_destroy(&w);
-    assert_true(pg_test_loop_run(&fx.t, conn_idle, &w.conn, 5000));
-    pg_test_loop_remove(&fx.t, &w);
+    assert_true(storage_test_loop_run(&fx.t, conn_idle, &w.conn, 5000));
+    storage_test_loop_remove(&fx.t, &w);
     msg_set_free(&set);
     return run;
 }
@@ -343,7 +345,7 @@ static void test_a_slow_read_times_out_and_the_next_one_works(void **state)
     int want = fx.answers + 1;
     uint64_t start_ms = loop_clock_ms();
     assert_int_equal(pg_reader_history(&fx.r, &q, on_page, NULL), 0);
-    assert_true(pg_test_loop_run(&fx.t, answered, &want, 5000));
+    assert_true(storage_test_loop_run(&fx.t, answered, &want, 5000));
     assert_int_equal(fx.status, PG_READ_TIMEOUT);
     assert_true(loop_clock_ms() - start_ms >= 300);
     assert_int_equal(pg_harness_exec(locker, "COMMIT"), 0);
@@ -375,11 +377,11 @@ static void test_too_many_waiting_requests_are_refused(void **state)
     assert_int_equal(pg_reader_history(&fx.r, &q, on_page, NULL), 0);
     assert_int_equal(pg_reader_history(&fx.r, &q, on_page, NULL), -1);
     int want = 2;
-    assert_true(pg_test_loop_run(&fx.t, answered, &want, 10000));
+    assert_true(storage_test_loop_run(&fx.t, answered, &want, 10000));
     assert_int_equal(fx.status, PG_READ_OK);
     assert_int_equal(pg_reader_history(&fx.r, &q, on_page, NULL), 0);
     want = 3;
-    assert_true(pg_test_loop_run(&fx.t, answered, &want, 10000));
+    assert_true(storage_test_loop_run(&fx.t, answered, &want, 10000));
     stop_reader();
 }
 
@@ -403,7 +405,7 @@ static void test_an_absent_database_is_refused_at_once_then_served_again(void **
     cfg.backoff_min_ms = 50;
     cfg.backoff_max_ms = 200;
     start_reader(&cfg);
-    assert_true(pg_test_loop_run(&fx.t, reader_ready, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, reader_ready, NULL, 5000));
     struct pg_history_query q = {.channel = "room:0",
                                  .channel_len = 6,
                                  .epoch = "Eread",
@@ -416,13 +418,13 @@ static void test_an_absent_database_is_refused_at_once_then_served_again(void **
     /* A request sent as the server goes away is answered UNAVAILABLE, not left hanging. */
     int want = fx.answers + 1;
     if (pg_reader_history(&fx.r, &q, on_page, NULL) == 0) {
-        assert_true(pg_test_loop_run(&fx.t, answered, &want, 5000));
+        assert_true(storage_test_loop_run(&fx.t, answered, &want, 5000));
         assert_int_equal(fx.status, PG_READ_UNAVAILABLE);
     }
-    assert_true(pg_test_loop_run(&fx.t, reader_down, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, reader_down, NULL, 5000));
     assert_int_equal(pg_reader_history(&fx.r, &q, on_page, NULL), -1);
     assert_int_equal(pg_harness_server_start(&harness), 0);
-    assert_true(pg_test_loop_run(&fx.t, reader_ready, NULL, 10000));
+    assert_true(storage_test_loop_run(&fx.t, reader_ready, NULL, 10000));
     page("Eread", 1, 10, PG_FORWARD, 10);
     assert_offsets(1, 1, 10, false);
     stop_reader();

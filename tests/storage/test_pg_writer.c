@@ -49,7 +49,7 @@ static int group_teardown(void **state)
 }
 
 struct fixture {
-    struct pg_test_loop t;
+    struct storage_test_loop t;
     struct pg_writer w;
     struct msg_set set;
     PGconn *admin;
@@ -61,12 +61,13 @@ static struct fixture fx;
 static void start_writer(struct pg_writer_config *cfg, uint32_t count, uint32_t channels,
                          const char *epoch)
 {
-    assert_int_equal(pg_test_loop_init(&fx.t), 0);
+    assert_int_equal(storage_test_loop_init(&fx.t), 0);
     char err[PG_CONN_ERROR_BYTES];
     msg_set_init(&fx.set, count, channels, epoch, base_ms);
     if (cfg->conninfo == NULL)
         cfg->conninfo = conninfo;
-    if (pg_writer_init(&fx.w, &fx.t.loop, PG_TEST_TAG, cfg, msg_set_done, &fx.set, err) != 0)
+    if (pg_writer_init(&fx.w, &fx.t.loop, STORAGE_TEST_TAG_PG, cfg, msg_set_done, &fx.set, err) !=
+        0)
         fail_msg("pg_writer_init: %s", err);
     pg_test_loop_add_writer(&fx.t, &fx.w);
     fx.admin = PQconnectdb(cfg->conninfo);
@@ -82,8 +83,8 @@ static bool writer_idle(void *arg)
 static void stop_writer(void)
 {
     pg_writer_destroy(&fx.w);
-    assert_true(pg_test_loop_run(&fx.t, writer_idle, NULL, 5000));
-    pg_test_loop_destroy(&fx.t);
+    assert_true(storage_test_loop_run(&fx.t, writer_idle, NULL, 5000));
+    storage_test_loop_destroy(&fx.t);
     msg_set_free(&fx.set);
     PQfinish(fx.admin);
     memset(&fx, 0, sizeof fx);
@@ -115,7 +116,7 @@ static void test_hundred_thousand_messages_are_stored_once_each_with_their_bytes
     start_writer(&cfg, 100000, 50, "E100k");
     fx.feed_per_turn = 5000;
     fx.t.on_turn = feed_turn;
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 60000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 60000));
     assert_int_equal(fx.set.stored, 100000);
     assert_false(fx.set.out_of_order);
     assert_int_equal(value("SELECT count(*) FROM tidegate_history WHERE epoch = 'E100k'"), 100000);
@@ -168,7 +169,7 @@ static void test_a_resent_batch_stores_each_message_once(void **state)
     start_writer(&cfg, 3000, 3, "Eresend");
     fx.feed_per_turn = 3000;
     fx.t.on_turn = feed_turn;
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 30000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 30000));
     uint32_t first_batches = (uint32_t)pg_metric_get(&fx.w.metrics.batches_total);
     stop_writer();
     /* Another writer (a restarted gateway resending what it did not know was stored) sends
@@ -177,7 +178,7 @@ static void test_a_resent_batch_stores_each_message_once(void **state)
     start_writer(&cfg, 3010, 3, "Eresend");
     fx.feed_per_turn = 3010;
     fx.t.on_turn = feed_turn;
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 30000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 30000));
     assert_int_equal(fx.set.stored, 3010);
     assert_int_equal(pg_metric_get(&fx.w.metrics.duplicates_total), 3000);
     assert_int_equal(pg_metric_get(&fx.w.metrics.rows_inserted_total), 10);
@@ -205,10 +206,10 @@ static void test_a_lone_message_is_flushed_after_the_delay(void **state)
     pg_writer_config_defaults(&cfg);
     cfg.flush_delay_ms = 30;
     start_writer(&cfg, 1, 1, "Edelay");
-    assert_true(pg_test_loop_run(&fx.t, writer_up, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, writer_up, NULL, 5000));
     uint64_t start_ms = loop_clock_ms();
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 1), 1);
-    assert_true(pg_test_loop_run(&fx.t, first_reported, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, first_reported, NULL, 5000));
     uint64_t took_ms = loop_clock_ms() - start_ms;
     assert_int_equal(fx.set.status[0], PG_MSG_STORED);
     assert_true(took_ms >= 30);
@@ -228,7 +229,7 @@ static void test_a_bad_message_is_rejected_alone(void **state)
     fx.set.msgs[4].data = broken;
     fx.set.msgs[4].data_len = sizeof broken - 1;
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 10), 10);
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 10000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 10000));
     for (uint32_t i = 0; i < 10; i++)
         assert_int_equal(fx.set.status[i], i == 4 ? PG_MSG_REJECTED : PG_MSG_STORED);
     assert_false(fx.set.out_of_order);
@@ -265,12 +266,12 @@ static void test_the_queue_refuses_past_its_limits(void **state)
     assert_int_equal(fx.set.reported, 0); /* never a callback from inside enqueue */
     /* Once stored, there is room again; a run that refused cannot claim it drained. */
     fx.set.count = 20;
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 10000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 10000));
     assert_true(pg_writer_has_room(&fx.w, 1));
     int drained = -1;
     pg_writer_stop(&fx.w, stopped_cb, &drained);
     assert_int_equal(pg_writer_enqueue(&fx.w, &fx.set.msgs[0], (void *)1), PG_ENQUEUE_STOPPING);
-    assert_true(pg_test_loop_run(&fx.t, stop_reported, &drained, 5000));
+    assert_true(storage_test_loop_run(&fx.t, stop_reported, &drained, 5000));
     assert_int_equal(drained, 0);
     fx.set.count = 30;
     stop_writer();
@@ -291,7 +292,7 @@ static void test_bytes_limit_counts_every_field(void **state)
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 100), fits);
     assert_int_equal(pg_metric_get(&fx.w.metrics.queue_bytes), bytes);
     fx.set.count = fits;
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 10000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 10000));
     assert_int_equal(fx.set.stored, fits);
     fx.set.count = 100;
     stop_writer();
@@ -308,7 +309,7 @@ static void test_a_clean_stop_marks_the_run_drained(void **state)
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 50), 50);
     int drained = -1;
     pg_writer_stop(&fx.w, stopped_cb, &drained);
-    assert_true(pg_test_loop_run(&fx.t, stop_reported, &drained, 5000));
+    assert_true(storage_test_loop_run(&fx.t, stop_reported, &drained, 5000));
     assert_int_equal(drained, 1);
     assert_int_equal(fx.set.stored, 50);
     char sql[200];
@@ -339,12 +340,12 @@ static void test_a_schema_applied_late_is_picked_up(void **state)
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 5), 5);
     /* The setup is refused (no tables), the link dropped and made again, and again. */
     uint64_t links = 3;
-    assert_true(pg_test_loop_run(&fx.t, connected_at_least, &links, 10000));
+    assert_true(storage_test_loop_run(&fx.t, connected_at_least, &links, 10000));
     assert_int_equal(fx.set.reported, 0);
     struct migrate_report report;
     char err[MIGRATE_ERROR_BYTES];
     assert_int_equal(storage_migrate(late, &report, err), 0);
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 10000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 10000));
     assert_int_equal(fx.set.stored, 5);
     stop_writer();
 }
@@ -352,21 +353,23 @@ static void test_a_schema_applied_late_is_picked_up(void **state)
 static void test_bad_configuration_is_a_sentence(void **state)
 {
     (void)state;
-    struct pg_test_loop t;
-    assert_int_equal(pg_test_loop_init(&t), 0);
+    struct storage_test_loop t;
+    assert_int_equal(storage_test_loop_init(&t), 0);
     struct pg_writer w;
     struct pg_writer_config cfg;
     char err[PG_CONN_ERROR_BYTES];
     pg_writer_config_defaults(&cfg);
     cfg.conninfo = conninfo;
     cfg.batch_messages_max = 0;
-    assert_int_equal(pg_writer_init(&w, &t.loop, PG_TEST_TAG, &cfg, msg_set_done, NULL, err), -1);
+    assert_int_equal(
+        pg_writer_init(&w, &t.loop, STORAGE_TEST_TAG_PG, &cfg, msg_set_done, NULL, err), -1);
     assert_non_null(strstr(err, "batch_messages_max"));
     pg_writer_config_defaults(&cfg);
     cfg.conninfo = "host=127.0.0.1 bogus_keyword=1";
-    assert_int_equal(pg_writer_init(&w, &t.loop, PG_TEST_TAG, &cfg, msg_set_done, NULL, err), -1);
+    assert_int_equal(
+        pg_writer_init(&w, &t.loop, STORAGE_TEST_TAG_PG, &cfg, msg_set_done, NULL, err), -1);
     assert_non_null(strstr(err, "bogus_keyword"));
-    pg_test_loop_destroy(&t);
+    storage_test_loop_destroy(&t);
 }
 
 int main(void)

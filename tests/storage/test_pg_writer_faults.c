@@ -48,7 +48,7 @@ static int group_teardown(void **state)
 }
 
 struct fixture {
-    struct pg_test_loop t;
+    struct storage_test_loop t;
     struct pg_writer w;
     struct msg_set set;
     PGconn *admin;
@@ -63,10 +63,11 @@ static struct fixture fx;
 
 static void start_writer(const struct pg_writer_config *cfg, uint32_t count, const char *epoch)
 {
-    assert_int_equal(pg_test_loop_init(&fx.t), 0);
+    assert_int_equal(storage_test_loop_init(&fx.t), 0);
     msg_set_init(&fx.set, count, 1, epoch, (uint64_t)time(NULL) * 1000u);
     char err[PG_CONN_ERROR_BYTES];
-    if (pg_writer_init(&fx.w, &fx.t.loop, PG_TEST_TAG, cfg, msg_set_done, &fx.set, err) != 0)
+    if (pg_writer_init(&fx.w, &fx.t.loop, STORAGE_TEST_TAG_PG, cfg, msg_set_done, &fx.set, err) !=
+        0)
         fail_msg("pg_writer_init: %s", err);
     pg_test_loop_add_writer(&fx.t, &fx.w);
 }
@@ -80,8 +81,8 @@ static bool writer_idle(void *arg)
 static void stop_writer(void)
 {
     pg_writer_destroy(&fx.w);
-    assert_true(pg_test_loop_run(&fx.t, writer_idle, NULL, 5000));
-    pg_test_loop_destroy(&fx.t);
+    assert_true(storage_test_loop_run(&fx.t, writer_idle, NULL, 5000));
+    storage_test_loop_destroy(&fx.t);
     msg_set_free(&fx.set);
     if (fx.admin != NULL)
         PQfinish(fx.admin);
@@ -147,7 +148,7 @@ static void test_killed_connection_mid_stream_loses_and_doubles_nothing(void **s
     fx.next_kill_at = 12000;
     fx.t.on_turn = feed_and_kill;
     fx.t.on_turn_arg = "Ekill";
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 90000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 90000));
     assert_int_equal(fx.set.stored, 100000);
     assert_false(fx.set.out_of_order);
     check_reported_are_stored("Ekill");
@@ -203,17 +204,17 @@ static void test_stopped_database_fills_the_queue_then_everything_recovers(void 
     /* Normal operation first. */
     uint32_t first = 1000;
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, first), first);
-    assert_true(pg_test_loop_run(&fx.t, stored_at_least, &first, 10000));
+    assert_true(storage_test_loop_run(&fx.t, stored_at_least, &first, 10000));
     /* The database goes away: the writer notices, the queue fills, then refuses. */
     assert_int_equal(pg_harness_server_stop(&harness), 0);
-    assert_true(pg_test_loop_run(&fx.t, link_down, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, link_down, NULL, 5000));
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 10000), 5000);
     assert_int_equal(fx.set.refused, 1);
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 10), 0);
     assert_int_equal(fx.set.refused, 2);
     /* It keeps trying (and failing) while nothing is claimed stored. */
     uint64_t attempts = 3;
-    assert_true(pg_test_loop_run(&fx.t, failed_attempts_at_least, &attempts, 10000));
+    assert_true(storage_test_loop_run(&fx.t, failed_attempts_at_least, &attempts, 10000));
     assert_int_equal(fx.set.stored, first);
     assert_int_equal(fx.set.reported, first);
     assert_false(pg_writer_has_room(&fx.w, 1));
@@ -223,11 +224,11 @@ static void test_stopped_database_fills_the_queue_then_everything_recovers(void 
     /* It comes back: the queue drains by itself and new messages are taken again. */
     assert_int_equal(pg_harness_server_start(&harness), 0);
     uint32_t queued = first + 5000;
-    assert_true(pg_test_loop_run(&fx.t, stored_at_least, &queued, 20000));
+    assert_true(storage_test_loop_run(&fx.t, stored_at_least, &queued, 20000));
     assert_true(pg_writer_has_room(&fx.w, 1));
     fx.set.count = queued + 3000;
     assert_int_equal(msg_set_feed(&fx.set, &fx.w, 3000), 3000);
-    assert_true(pg_test_loop_run(&fx.t, all_reported, NULL, 20000));
+    assert_true(storage_test_loop_run(&fx.t, all_reported, NULL, 20000));
     assert_int_equal(fx.set.stored, queued + 3000);
     assert_int_equal(pg_harness_value(admin(), "SELECT count(*) FROM tidegate_history"
                                                " WHERE epoch = 'Estop'"),

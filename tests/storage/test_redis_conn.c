@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "redis_harness.h"
-#include "redis_test_loop.h"
+#include "storage_test_loop.h"
 #include "storage/redis_conn.h"
 
 enum {
@@ -35,7 +35,7 @@ struct record {
 };
 
 struct fixture {
-    struct redis_test_loop t;
+    struct storage_test_loop t;
     struct redis_conn c;
     struct redis_conn_metrics m;
     int ups, downs;
@@ -91,7 +91,7 @@ static bool conn_timer(void *owner, struct tw_timer *t)
 static void fx_open(const char *url, uint32_t pending_max, uint32_t command_timeout_ms)
 {
     memset(&fx, 0, sizeof fx);
-    assert_int_equal(redis_test_loop_init(&fx.t), 0);
+    assert_int_equal(storage_test_loop_init(&fx.t), 0);
     struct redis_conn_params p;
     redis_conn_params_defaults(&p);
     p.name = "test";
@@ -102,9 +102,9 @@ static void fx_open(const char *url, uint32_t pending_max, uint32_t command_time
     p.backoff_min_ms = 20;
     p.backoff_max_ms = 100;
     char err[REDIS_CONN_ERROR_BYTES];
-    if (redis_conn_init(&fx.c, &fx.t.loop, REDIS_TEST_TAG, &p, &ops, &fx, &fx.m, err) != 0)
+    if (redis_conn_init(&fx.c, &fx.t.loop, STORAGE_TEST_TAG_REDIS, &p, &ops, &fx, &fx.m, err) != 0)
         fail_msg("redis_conn_init: %s", err);
-    redis_test_loop_add(&fx.t, conn_timer, &fx.c);
+    storage_test_loop_add(&fx.t, conn_timer, &fx.c);
 }
 
 static bool conn_idle(void *arg)
@@ -115,9 +115,9 @@ static bool conn_idle(void *arg)
 static void fx_close(void)
 {
     redis_conn_close(&fx.c);
-    assert_true(redis_test_loop_run(&fx.t, conn_idle, &fx.c, 2000));
+    assert_true(storage_test_loop_run(&fx.t, conn_idle, &fx.c, 2000));
     redis_conn_free(&fx.c);
-    redis_test_loop_destroy(&fx.t);
+    storage_test_loop_destroy(&fx.t);
 }
 
 static bool is_up(void *arg)
@@ -156,7 +156,7 @@ static enum redis_refusal send1(intptr_t tag, const char *a0, const char *a1, co
 
 static void wait_answers(int total)
 {
-    if (!redis_test_loop_run(&fx.t, answered, &total, 5000))
+    if (!storage_test_loop_run(&fx.t, answered, &total, 5000))
         fail_msg("%d answers of %d", fx.rec.count, total);
 }
 
@@ -169,7 +169,7 @@ static void assert_no_stall(void)
 static void open_up(uint32_t pending_max, uint32_t command_timeout_ms)
 {
     fx_open(harness.url, pending_max, command_timeout_ms);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_int_equal(fx.ups, 1);
 }
 
@@ -240,7 +240,7 @@ static void test_refused_at_once_while_down_then_connects_by_itself(void **state
     assert_int_equal(redis_harness_kill(&harness), 0);
     fx_open(harness.url, 64, 1000);
     uint64_t failures = 3;
-    assert_true(redis_test_loop_run(&fx.t, failures_reach, &failures, 5000));
+    assert_true(storage_test_loop_run(&fx.t, failures_reach, &failures, 5000));
     assert_int_equal(fx.downs, 3);
     assert_non_null(strstr(fx.last_down, "refused"));
     uint64_t before_ms = loop_clock_ms();
@@ -251,7 +251,7 @@ static void test_refused_at_once_while_down_then_connects_by_itself(void **state
     assert_int_equal(pg_metric_get(&fx.m.commands_total), 0);
     assert_int_equal(fx.ups, 0);
     assert_int_equal(redis_harness_restart(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_int_equal(fx.ups, 1);
     assert_int_equal(send1(7, "PING", NULL, NULL), REDIS_ACCEPTED);
     wait_answers(1);
@@ -269,7 +269,7 @@ static void test_server_killed_with_commands_in_flight(void **state)
     assert_int_equal(redis_harness_pause(&harness), 0);
     for (intptr_t i = 0; i < 200; i++)
         assert_int_equal(send1(i, "INCR", "conn:killed", NULL), REDIS_ACCEPTED);
-    redis_test_loop_spin(&fx.t, 50);
+    storage_test_loop_spin(&fx.t, 50);
     assert_int_equal(fx.rec.count, 0);
     assert_int_equal(redis_harness_kill(&harness), 0);
     wait_answers(200);
@@ -283,7 +283,7 @@ static void test_server_killed_with_commands_in_flight(void **state)
     assert_int_equal(send1(0, "PING", NULL, NULL), REDIS_REFUSED_DOWN);
     /* Reconnects by itself once the server is back, and serves again. */
     assert_int_equal(redis_harness_restart(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_int_equal(send1(300, "INCR", "conn:killed", NULL), REDIS_ACCEPTED);
     wait_answers(201);
     assert_int_equal(fx.rec.status[200], REDIS_STATUS_REPLY);
@@ -310,11 +310,11 @@ static void test_a_hung_server_times_out_and_is_reconnected(void **state)
     /* The kernel still accepts connections for the stopped server; the handshake's PING is
      * never answered, so each attempt ends at connect_timeout_ms. */
     uint64_t failures = 2;
-    assert_true(redis_test_loop_run(&fx.t, failures_reach, &failures, 5000));
+    assert_true(storage_test_loop_run(&fx.t, failures_reach, &failures, 5000));
     assert_non_null(strstr(fx.last_down, "no answer to the handshake"));
     assert_int_equal(send1(9, "PING", NULL, NULL), REDIS_REFUSED_DOWN);
     assert_int_equal(redis_harness_resume(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_int_equal(send1(10, "PING", NULL, NULL), REDIS_ACCEPTED);
     wait_answers(4);
     assert_int_equal(fx.rec.status[3], REDIS_STATUS_REPLY);
@@ -329,7 +329,7 @@ static void test_close_cancels_waiting_commands(void **state)
     assert_int_equal(redis_harness_pause(&harness), 0);
     for (intptr_t i = 0; i < 5; i++)
         assert_int_equal(send1(i, "PING", NULL, NULL), REDIS_ACCEPTED);
-    redis_test_loop_spin(&fx.t, 20);
+    storage_test_loop_spin(&fx.t, 20);
     redis_conn_close(&fx.c);
     /* Answered from the close itself, each once, no `down`. */
     assert_int_equal(fx.rec.count, 5);
@@ -352,7 +352,7 @@ static void test_auth_and_select(void **state)
     char url[160];
     snprintf(url, sizeof url, "redis://:s3cret@127.0.0.1:%d/3", secured.port);
     fx_open(url, 64, 1000);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_int_equal(send1(0, "SET", "conn:db", "three"), REDIS_ACCEPTED);
     wait_answers(1);
     fx_close();
@@ -369,12 +369,12 @@ static void test_auth_and_select(void **state)
     snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", secured.port);
     fx_open(url, 64, 1000);
     uint64_t failures = 1;
-    assert_true(redis_test_loop_run(&fx.t, failures_reach, &failures, 5000));
+    assert_true(storage_test_loop_run(&fx.t, failures_reach, &failures, 5000));
     assert_non_null(strstr(fx.last_down, "Redis refused AUTH"));
     assert_int_equal(fx.ups, 0);
     fx_close();
     fx_open(secured.url, 64, 1000);
-    assert_true(redis_test_loop_run(&fx.t, failures_reach, &failures, 5000));
+    assert_true(storage_test_loop_run(&fx.t, failures_reach, &failures, 5000));
     assert_non_null(strstr(fx.last_down, "NOAUTH"));
     fx_close();
     redis_harness_destroy(&secured);
@@ -386,17 +386,17 @@ static void test_a_unix_socket(void **state)
     char url[200];
     snprintf(url, sizeof url, "unix:%s/redis.sock?db=2", harness.dir);
     fx_open(url, 64, 1000);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_int_equal(send1(0, "SET", "conn:unix", "1"), REDIS_ACCEPTED);
     assert_int_equal(send1(1, "DBSIZE", NULL, NULL), REDIS_ACCEPTED);
     wait_answers(2);
     assert_int_equal(fx.rec.integer[1], 1); /* db 2 holds only this key */
     /* The server killed: refused at once, then back by itself. */
     assert_int_equal(redis_harness_kill(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, is_down, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_down, &fx.c, 5000));
     assert_int_equal(send1(2, "PING", NULL, NULL), REDIS_REFUSED_DOWN);
     assert_int_equal(redis_harness_restart(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, is_up, &fx.c, 5000));
+    assert_true(storage_test_loop_run(&fx.t, is_up, &fx.c, 5000));
     assert_no_stall();
     fx_close();
 }
@@ -404,21 +404,23 @@ static void test_a_unix_socket(void **state)
 static void test_bad_settings_are_refused(void **state)
 {
     (void)state;
-    struct redis_test_loop t;
-    assert_int_equal(redis_test_loop_init(&t), 0);
+    struct storage_test_loop t;
+    assert_int_equal(storage_test_loop_init(&t), 0);
     struct redis_conn c;
     struct redis_conn_metrics m;
     struct redis_conn_params p;
     char err[REDIS_CONN_ERROR_BYTES];
     redis_conn_params_defaults(&p);
     p.url = "redis://cache.internal:6379";
-    assert_int_equal(redis_conn_init(&c, &t.loop, REDIS_TEST_TAG, &p, &ops, NULL, &m, err), -1);
+    assert_int_equal(redis_conn_init(&c, &t.loop, STORAGE_TEST_TAG_REDIS, &p, &ops, NULL, &m, err),
+                     -1);
     assert_non_null(strstr(err, "not a name"));
     p.url = harness.url;
     p.pending_max = 0;
-    assert_int_equal(redis_conn_init(&c, &t.loop, REDIS_TEST_TAG, &p, &ops, NULL, &m, err), -1);
+    assert_int_equal(redis_conn_init(&c, &t.loop, STORAGE_TEST_TAG_REDIS, &p, &ops, NULL, &m, err),
+                     -1);
     assert_non_null(strstr(err, "pending_max"));
-    redis_test_loop_destroy(&t);
+    storage_test_loop_destroy(&t);
 }
 
 static int group_setup(void **state)

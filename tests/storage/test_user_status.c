@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "redis_harness.h"
-#include "redis_test_loop.h"
+#include "storage_test_loop.h"
 #include "storage/user_status.h"
 
 enum {
@@ -35,7 +35,7 @@ struct node {
 };
 
 struct fixture {
-    struct redis_test_loop t;
+    struct storage_test_loop t;
     struct node a, b;
     char prefix[32];
     /* verdicts of pending checks, in arrival order */
@@ -80,9 +80,9 @@ static void node_open(struct node *n, const char *instance, uint32_t max_connect
     p.seen_ttl_ms = 3600 * 1000;
     p.max_connections = max_connections;
     char err[REDIS_CONN_ERROR_BYTES];
-    if (user_status_init(&n->us, &fx.t.loop, REDIS_TEST_TAG, &p, &n->m, err) != 0)
+    if (user_status_init(&n->us, &fx.t.loop, STORAGE_TEST_TAG_REDIS, &p, &n->m, err) != 0)
         fail_msg("user_status_init: %s", err);
-    redis_test_loop_add(&fx.t, node_timer, &n->us);
+    storage_test_loop_add(&fx.t, node_timer, &n->us);
     n->open = true;
 }
 
@@ -97,8 +97,8 @@ static void node_close(struct node *n)
     if (!n->open)
         return;
     user_status_destroy(&n->us);
-    assert_true(redis_test_loop_run(&fx.t, node_idle, &n->us, 2000));
-    redis_test_loop_remove(&fx.t, &n->us);
+    assert_true(storage_test_loop_run(&fx.t, node_idle, &n->us, 2000));
+    storage_test_loop_remove(&fx.t, &n->us);
     n->open = false;
 }
 
@@ -117,14 +117,14 @@ static bool both_settled(void *arg)
 
 static void settle(void)
 {
-    assert_true(redis_test_loop_run(&fx.t, both_settled, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, both_settled, NULL, 5000));
 }
 
 static void fx_open(uint32_t max_connections)
 {
     memset(&fx, 0, sizeof fx);
     snprintf(fx.prefix, sizeof fx.prefix, "t%d:", ++test_number);
-    assert_int_equal(redis_test_loop_init(&fx.t), 0);
+    assert_int_equal(storage_test_loop_init(&fx.t), 0);
     node_open(&fx.a, "node-a/0", max_connections);
     node_open(&fx.b, "node-b/0", max_connections);
     settle();
@@ -134,7 +134,7 @@ static void fx_close(void)
 {
     node_close(&fx.a);
     node_close(&fx.b);
-    redis_test_loop_destroy(&fx.t);
+    storage_test_loop_destroy(&fx.t);
 }
 
 static void on_admit(void *ctx, enum user_status_admit verdict, uint32_t connections)
@@ -162,7 +162,7 @@ static enum user_status_admit admit(struct node *n, const char *user, uint32_t *
         return a;
     }
     assert_non_null(check);
-    assert_true(redis_test_loop_run(&fx.t, verdicts_reach, &want, 5000));
+    assert_true(storage_test_loop_run(&fx.t, verdicts_reach, &want, 5000));
     if (connections != NULL)
         *connections = fx.verdict_connections[want - 1];
     return fx.verdict[want - 1];
@@ -192,7 +192,7 @@ static struct user_status_info status_of(struct node *n, const char *user)
     int want = fx.reads + 1;
     assert_int_equal(user_status_get(&n->us, user, strlen(user), on_read, NULL), 0);
     assert_int_equal(fx.reads, want - 1); /* never answered from inside the call */
-    assert_true(redis_test_loop_run(&fx.t, read_done, &want, 5000));
+    assert_true(storage_test_loop_run(&fx.t, read_done, &want, 5000));
     assert_true(fx.read_ok);
     return fx.info;
 }
@@ -316,7 +316,7 @@ static void test_a_dead_node_stops_counting_after_the_ttl(void **state)
     node_close(&fx.a);                      /* gone without a word, like a crashed node */
     assert_status(&fx.b, "carol", true, 3); /* still counted until its TTL runs out */
     uint64_t until_ms = loop_clock_ms() + TTL_MS + 50;
-    assert_true(redis_test_loop_run(&fx.t, ms_passed, &until_ms, 5000));
+    assert_true(storage_test_loop_run(&fx.t, ms_passed, &until_ms, 5000));
     assert_status(&fx.b, "carol", true, 1);
     struct user_status_info info = status_of(&fx.b, "dora");
     assert_false(info.online);
@@ -325,7 +325,7 @@ static void test_a_dead_node_stops_counting_after_the_ttl(void **state)
 
     /* B's sweep removes what the dead node left, and then the node itself. */
     until_ms = loop_clock_ms() + 2 * HEARTBEAT_MS + 50;
-    assert_true(redis_test_loop_run(&fx.t, ms_passed, &until_ms, 5000));
+    assert_true(storage_test_loop_run(&fx.t, ms_passed, &until_ms, 5000));
     redisContext *ctx = direct();
     char key[128];
     snprintf(key, sizeof key, "%sinst", fx.prefix);
@@ -376,7 +376,7 @@ static void test_concurrent_connects_get_exactly_the_limit(void **state)
                          USER_STATUS_PENDING);
     }
     int want = 10;
-    assert_true(redis_test_loop_run(&fx.t, verdicts_reach, &want, 5000));
+    assert_true(storage_test_loop_run(&fx.t, verdicts_reach, &want, 5000));
     int allowed = 0;
     for (int i = 0; i < 10; i++)
         allowed += fx.verdict[i] == USER_STATUS_ALLOWED;
@@ -438,7 +438,7 @@ static void assert_degraded_without_stall(void)
     assert_int_equal(pg_metric_get(&fx.b.m.gets_refused_total), 1);
     assert_true(pg_metric_get(&fx.a.m.unchecked_total) >= 1);
     assert_true(pg_metric_get(&fx.b.m.unchecked_total) >= 3);
-    redis_test_loop_spin(&fx.t, 200);
+    storage_test_loop_spin(&fx.t, 200);
     assert_no_stall();
 }
 
@@ -450,13 +450,13 @@ static void test_redis_killed_mid_run(void **state)
     assert_int_equal(admit(&fx.a, "jack", NULL), USER_STATUS_ALLOWED);
     settle();
     assert_int_equal(redis_harness_kill(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, both_down, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, both_down, NULL, 5000));
     fx.t.tick_late_ms_max = 0;
     assert_degraded_without_stall();
     leave(&fx.a, "jack");
     /* Redis comes back empty (no persistence): every node rewrites what it holds. */
     assert_int_equal(redis_harness_restart(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, both_up, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, both_up, NULL, 5000));
     assert_status(&fx.b, "hank", true, 2);
     assert_status(&fx.a, "ivy", true, 3);
     assert_status(&fx.a, "jack", false, 0);
@@ -479,9 +479,9 @@ static void test_a_new_link_rewrites_every_user(void **state)
     }
     settle();
     assert_int_equal(redis_harness_kill(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, both_down, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, both_down, NULL, 5000));
     assert_int_equal(redis_harness_restart(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, both_up, NULL, 10000));
+    assert_true(storage_test_loop_run(&fx.t, both_up, NULL, 10000));
     redisContext *ctx = direct();
     assert_int_equal(redis_harness_int(ctx, "SCARD %sinst:%s:users", fx.prefix, fx.a.us.inc),
                      USERS);
@@ -502,12 +502,12 @@ static void test_redis_hung_mid_run(void **state)
     /* A hung Redis: the next heartbeat's command times out and the links drop. */
     uint64_t hung_ms = wall_ms();
     assert_int_equal(redis_harness_pause(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, both_down, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, both_down, NULL, 5000));
     fx.t.tick_late_ms_max = 0;
     assert_degraded_without_stall();
     leave(&fx.a, "jack");
     assert_int_equal(redis_harness_resume(&harness), 0);
-    assert_true(redis_test_loop_run(&fx.t, both_up, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, both_up, NULL, 5000));
     /* The data survived, but each node's new incarnation ended the old one: jack, who left
      * during the outage, reads as offline, last seen when A's old incarnation ended (its
      * expiry during the outage, or its replacement, whichever came first). */
@@ -537,7 +537,7 @@ static void test_a_lost_registration_is_rewritten(void **state)
     redisFree(ctx);
     assert_status(&fx.b, "kate", false, 0);
     /* A's next heartbeat finds itself gone and starts over. */
-    assert_true(redis_test_loop_run(&fx.t, resynced_twice, &fx.a, 5000));
+    assert_true(storage_test_loop_run(&fx.t, resynced_twice, &fx.a, 5000));
     assert_true(pg_metric_get(&fx.a.m.expired_total) >= 1);
     assert_status(&fx.b, "kate", true, 1);
     fx_close();
@@ -555,7 +555,7 @@ static void test_flushed_scripts_are_reloaded(void **state)
     freeReplyObject(r);
     redisFree(ctx);
     admit(&fx.a, "liam", NULL); /* NOSCRIPT: A reconnects, reloads, rewrites */
-    assert_true(redis_test_loop_run(&fx.t, resynced_twice, &fx.a, 5000));
+    assert_true(storage_test_loop_run(&fx.t, resynced_twice, &fx.a, 5000));
     assert_status(&fx.a, "liam", true, 2);
     fx_close();
 }
@@ -584,7 +584,7 @@ static void test_refused_writes_wait_for_the_heartbeat(void **state)
     uint64_t connects_before = pg_metric_get(&fx.a.m.redis.connects_total);
     assert_int_equal(admit(&fx.a, "nora", NULL), USER_STATUS_ALLOWED);
     assert_int_equal(admit(&fx.a, "otto", NULL), USER_STATUS_ALLOWED);
-    redis_test_loop_spin(&fx.t, 5 * HEARTBEAT_MS + 20);
+    storage_test_loop_spin(&fx.t, 5 * HEARTBEAT_MS + 20);
     /* The incarnation expires (its heartbeats are refused); registering a new one is
      * refused, so links are remade with a growing backoff, not at once (backoff 20 ms
      * doubling to 100 ms: at most about eight in this time). */
@@ -602,7 +602,7 @@ static void test_refused_writes_wait_for_the_heartbeat(void **state)
     assert_true(pg_metric_get(&fx.a.m.redis.error_replies_total) >= 2);
     config_set_maxmemory("0");
     /* Heartbeats were refused too, so the incarnation expired: the next one starts over. */
-    assert_true(redis_test_loop_run(&fx.t, writes_accepted_again, NULL, 5000));
+    assert_true(storage_test_loop_run(&fx.t, writes_accepted_again, NULL, 5000));
     assert_status(&fx.b, "nora", true, 1);
     assert_status(&fx.b, "otto", true, 1);
     fx_close();
@@ -634,25 +634,25 @@ static void test_leave_ends_a_node_at_once(void **state)
 static void test_bad_settings_are_refused(void **state)
 {
     (void)state;
-    struct redis_test_loop t;
-    assert_int_equal(redis_test_loop_init(&t), 0);
+    struct storage_test_loop t;
+    assert_int_equal(storage_test_loop_init(&t), 0);
     struct user_status us;
     struct user_status_metrics m;
     struct user_status_params p;
     char err[REDIS_CONN_ERROR_BYTES];
     user_status_params_defaults(&p);
     p.redis.url = harness.url;
-    assert_int_equal(user_status_init(&us, &t.loop, REDIS_TEST_TAG, &p, &m, err), -1);
+    assert_int_equal(user_status_init(&us, &t.loop, STORAGE_TEST_TAG_REDIS, &p, &m, err), -1);
     assert_non_null(strstr(err, "instance"));
     p.instance = "n/0";
     p.heartbeat_ms = p.ttl_ms;
-    assert_int_equal(user_status_init(&us, &t.loop, REDIS_TEST_TAG, &p, &m, err), -1);
+    assert_int_equal(user_status_init(&us, &t.loop, STORAGE_TEST_TAG_REDIS, &p, &m, err), -1);
     assert_non_null(strstr(err, "half of ttl_ms"));
     p.heartbeat_ms = 1000;
     p.redis.url = "redis://redis:6379";
-    assert_int_equal(user_status_init(&us, &t.loop, REDIS_TEST_TAG, &p, &m, err), -1);
+    assert_int_equal(user_status_init(&us, &t.loop, STORAGE_TEST_TAG_REDIS, &p, &m, err), -1);
     assert_non_null(strstr(err, "not a name"));
-    redis_test_loop_destroy(&t);
+    storage_test_loop_destroy(&t);
 }
 
 static int group_setup(void **state)
