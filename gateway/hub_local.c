@@ -584,6 +584,9 @@ static void on_query_reply(struct hub_req *r, enum proto_type type)
                            r->error == PROTO_ERR_EPOCH_MISMATCH
                                ? "since.epoch is not the channel's current epoch; join again "
                                  "or reload"
+                           : r->error == PROTO_ERR_STORAGE_UNAVAILABLE
+                               ? "the page reaches past the messages in memory and the message "
+                                 "store could not be read; retry with backoff"
                                : "the request could not be done",
                            type, r->channel);
         return;
