@@ -8,10 +8,11 @@
  *             many channels, and one that ignores the path is measured with one channel.
  *   tidegate  docs/protocol.md. Ready after `connect` is answered with `connected` (and,
  *             for a connection with a channel, `join_channel` with `joined`). A publish is
- *             `send_message` with the payload as a JSON string in `data`; an echo request
- *             is `ping` with the payload's 33-byte head as its `id` (message size is not
- *             used); a `message` or `pong` carries a payload back. `ack`, `error`, `gap`
- *             and `disconnect` are counted.
+ *             `send_message` with the payload as a JSON string in `data` and its 33-byte
+ *             head as `id`, so its `ack` tells the publish-to-ack latency (for a durable
+ *             namespace: until the message is stored); an echo request is `ping` with
+ *             the head as its `id` (message size is not used); a `message` or `pong`
+ *             carries a payload back. `ack`, `error`, `gap` and `disconnect` are counted.
  */
 #ifndef TIDEGATE_BENCH_ADAPTER_H
 #define TIDEGATE_BENCH_ADAPTER_H
@@ -63,7 +64,7 @@ enum tg_type {
 
 struct tg_message {
     enum tg_type type;
-    const uint8_t *value; /* MESSAGE: `data` string contents; PONG: `id`; ERROR: `code` */
+    const uint8_t *value; /* MESSAGE: `data` string contents; PONG, ACK: `id`; ERROR: `code` */
     size_t value_len;     /* 0 when absent or not a string (or cut off by the head) */
 };
 

@@ -168,7 +168,7 @@ void tg_message_read(const uint8_t *head, size_t len, struct tg_message *out)
     out->type = tg_type_of(head + type_at, type_len);
     if (out->type == TG_MESSAGE)
         out->value = head + data_at, out->value_len = data_len;
-    else if (out->type == TG_PONG)
+    else if (out->type == TG_PONG || out->type == TG_ACK)
         out->value = head + id_at, out->value_len = id_len;
     else if (out->type == TG_ERROR)
         out->value = head + code_at, out->value_len = code_len;
@@ -253,6 +253,16 @@ static void tg_setup_step(struct worker *w, struct client_conn *c, enum tg_type 
     }
 }
 
+/* An ack's id is the head of the payload published: the time from its (scheduled) send. */
+static void tg_on_ack(struct worker *w, const struct tg_message *m)
+{
+    struct payload pl;
+    if (!payload_read(m->value, m->value_len, &pl))
+        return; /* an ack of the setup's requests carries no payload */
+    uint64_t now_ns = client_clock_ns();
+    hist_record(&w->result->ack_ns, now_ns > pl.sent_ns ? now_ns - pl.sent_ns : 0);
+}
+
 static void tg_on_message(struct worker *w, struct client_conn *c, uint8_t opcode,
                           const uint8_t *head, size_t head_len, uint64_t len)
 {
@@ -271,6 +281,7 @@ static void tg_on_message(struct worker *w, struct client_conn *c, uint8_t opcod
         return;
     case TG_ACK:
         ctr[BENCH_C_acks]++;
+        tg_on_ack(w, &m);
         return;
     case TG_ERROR:
         ctr[BENCH_C_proto_errors]++;
@@ -295,8 +306,11 @@ static void tg_on_message(struct worker *w, struct client_conn *c, uint8_t opcod
 
 static bool tg_publish(struct worker *w, struct client_conn *c, const struct payload *pl)
 {
-    char a[340];
-    int n = snprintf(a, sizeof a, "{\"type\":\"send_message\",\"channel\":\"");
+    char a[380];
+    int n = snprintf(a, sizeof a, "{\"type\":\"send_message\",\"id\":\"");
+    payload_write((uint8_t *)a + n, PAYLOAD_HEAD_BYTES, pl);
+    n += PAYLOAD_HEAD_BYTES;
+    n += snprintf(a + n, sizeof a - (size_t)n, "\",\"channel\":\"");
     size_t name =
         tg_channel_name(w->params, worker_role_of(w, c)->channel, a + n, sizeof a - (size_t)n - 12);
     if (name == 0)

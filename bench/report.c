@@ -66,6 +66,7 @@ void bench_figures_compute(const struct bench_run *run, struct bench_figures *f)
     f->connect_per_s = f->ramp_s > 0 ? (double)run->ready_at_ramp_end / f->ramp_s : 0;
     latency_of(&run->result->connect_ns, &f->connect);
     latency_of(&run->result->latency_ns, &f->latency);
+    latency_of(&run->result->ack_ns, &f->ack);
     latency_of(&run->result->lag_ns, &f->lag);
     /* The sending window: --duration, or less when the run was cut short. */
     double window_s = (double)p->duration_ms / 1e3;
@@ -198,6 +199,7 @@ static void print_messages(FILE *out, const struct bench_run *run, const struct 
                 (unsigned long long)c[BENCH_C_refused], (unsigned long long)c[BENCH_C_proto_errors],
                 (unsigned long long)c[BENCH_C_gaps], (unsigned long long)c[BENCH_C_disconnects]);
     print_latency(out, "latency", &f->latency, fanout ? "deliveries" : "round trips");
+    print_latency(out, "ack", &f->ack, "acks of publishes, from the send");
     print_latency(out, "send lag", &f->lag, "messages written after their scheduled time");
 }
 
@@ -448,6 +450,7 @@ static void json_body(struct jw *j, const struct bench_run *run, const struct be
     jw_num(j, "behind_max_ms", (double)r->behind_max_ns / 1e6);
     jw_latency(j, "connect_ms", &f->connect);
     jw_latency(j, "latency_ms", &f->latency);
+    jw_latency(j, "ack_latency_ms", &f->ack);
     jw_latency(j, "send_lag_ms", &f->lag);
     jw_open(j, "cpu", '{');
     jw_str(j, "op", f->op_name);

@@ -24,7 +24,7 @@ struct bench_latency {
 struct bench_figures {
     double ramp_s, run_s, total_s, storm_s;
     double connect_per_s; /* connections ready during the ramp / ramp time */
-    struct bench_latency connect, latency, lag;
+    struct bench_latency connect, latency, ack, lag;
     double send_window_s;    /* --duration, or less when the run was cut short */
     double sent_per_s;       /* messages written per second of the sending window */
     double receive_window_s; /* from the start of sending to the last message received */

@@ -75,6 +75,7 @@ void bench_result_init(struct bench_result *r, uint64_t slice_ns)
     memset(r, 0, sizeof *r);
     hist_init(&r->connect_ns);
     hist_init(&r->latency_ns);
+    hist_init(&r->ack_ns);
     hist_init(&r->lag_ns);
     r->slice_ns = slice_ns;
 }
@@ -149,6 +150,7 @@ void bench_result_merge(struct bench_result *into, const struct bench_result *fr
         into->proto_errors[i] += from->proto_errors[i];
     hist_merge(&into->connect_ns, &from->connect_ns);
     hist_merge(&into->latency_ns, &from->latency_ns);
+    hist_merge(&into->ack_ns, &from->ack_ns);
     hist_merge(&into->lag_ns, &from->lag_ns);
     /* Slice lengths are the same first length doubled some number of times. */
     while (into->slice_ns < from->slice_ns)

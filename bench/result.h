@@ -107,6 +107,7 @@ struct bench_result {
     uint64_t proto_errors[BENCH_PROTO_ERROR_COUNT];
     struct hist connect_ns; /* connection start to ready */
     struct hist latency_ns; /* delivery latency (fanout) or round trip (echo) */
+    struct hist ack_ns;     /* tidegate: a publish's (scheduled) send to its ack */
     struct hist lag_ns;     /* how late each message was written, against its schedule */
     uint64_t slice_ns;
     uint32_t slices_used; /* slices[0..slices_used) have been written */

@@ -121,6 +121,10 @@ class BenchAgainstProtocolServer(unittest.TestCase):
         self.assertEqual(c["lost"], 0, text)
         self.assertEqual(c["duplicated"] + c["reordered"] + c["foreign"] + c["unparsed"], 0)
         self.assertEqual(r["latency_ms"]["count"], c["deliveries"])
+        # Each ack carries its publish's id (the payload head): one ack latency per publish.
+        self.assertEqual(r["ack_latency_ms"]["count"], c["acks"])
+        self.assertGreater(r["ack_latency_ms"]["p50"], 0)
+        self.assertLessEqual(r["ack_latency_ms"]["p50"], r["ack_latency_ms"]["max"])
         self.assertGreaterEqual(r["receive_window_s"], 1.0)  # sending lasted 1 s
         self.assertAlmostEqual(r["received_per_s"] * r["receive_window_s"], c["deliveries"],
                                delta=c["deliveries"] * 1e-4)
@@ -179,6 +183,7 @@ class BenchAgainstRateLimits(unittest.TestCase):
         self.assertLess(c["refused"], 20, text)  # below the error bucket: no 4004
         self.assertEqual(r["proto_errors"].get("rate_limited"), c["refused"])
         self.assertEqual(c["acks"] + c["refused"], c["msgs_sent"])
+        self.assertEqual(r["ack_latency_ms"]["count"], c["acks"])  # refusals are not acks
         self.assertEqual(c["expected"], c["acks"] * 10)
         self.assertEqual(c["deliveries"] + c["lost"], c["expected"])
         self.assertEqual(c["lost"], 0, text)

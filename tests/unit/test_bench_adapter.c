@@ -64,6 +64,11 @@ static void replies_are_told_apart(void **state)
         "0,\"recovered\":false,\"messages\":[{\"type\":\"message\",\"data\":\"q\"}]}");
     assert_int_equal(m.type, TG_JOINED);
     assert_int_equal(read_msg("{\"type\":\"ack\",\"id\":5,\"offset\":9}").type, TG_ACK);
+    /* A publish's id is its payload's head: the ack carries it back for the ack latency. */
+    m = read_msg("{\"type\":\"ack\",\"id\":\"T00000001000000020000000000000abc\","
+                 "\"channel\":\"bench:c0\",\"offset\":9,\"epoch\":\"e\",\"timestamp\":1}");
+    assert_int_equal(m.type, TG_ACK);
+    assert_value(&m, "T00000001000000020000000000000abc");
     assert_int_equal(read_msg("{\"type\":\"gap\",\"from\":1,\"to\":4}").type, TG_GAP);
     assert_int_equal(read_msg("{\"type\":\"disconnect\",\"code\":4004}").type, TG_DISCONNECT);
     assert_int_equal(read_msg("{\"type\":\"user_online\",\"channel\":\"c\"}").type, TG_OTHER);

@@ -33,6 +33,8 @@ static struct bench_result *process_result(uint64_t n, uint64_t base_us, uint64_
     for (uint64_t i = 0; i < n; i++)
         bench_result_record_latency(r, i * span_ms * MS / n, (base_us + i) * 1000);
     bench_result_record_connect(r, 0, 5 * MS);
+    for (uint64_t i = 0; i < n / 100; i++) /* the publishes' acks */
+        hist_record(&r->ack_ns, (base_us + 10 * i) * 1000);
     bench_codes_add(&r->close_codes, 1008, n % 7);
     return r;
 }
@@ -55,7 +57,10 @@ static void processes_merge_into_the_sum_of_their_figures(void **state)
     assert_int_equal(all->connect_ns.count, 3);
     assert_int_equal(all->latency_ns.min, 100 * 1000);
     assert_int_equal(all->latency_ns.max, (100 + 29999) * 1000); /* a's last */
-    assert_int_equal(all->slice_ns, c->slice_ns);                /* the longest slice length wins */
+    assert_int_equal(all->ack_ns.count, 600);                    /* apart from deliveries */
+    assert_int_equal(all->ack_ns.min, 100 * 1000);
+    assert_int_equal(all->ack_ns.max, (100 + 10 * 299) * 1000); /* a's last */
+    assert_int_equal(all->slice_ns, c->slice_ns);               /* the longest slice length wins */
     uint64_t in_slices = 0, ready = 0;
     for (uint32_t i = 0; i < all->slices_used; i++) {
         in_slices += all->slices[i].latency_count;
@@ -86,6 +91,7 @@ static void merging_in_another_order_gives_the_same_figures(void **state)
         bench_result_merge(y, parts[i]);
     assert_memory_equal(x->counters, y->counters, sizeof x->counters);
     assert_memory_equal(&x->latency_ns, &y->latency_ns, sizeof x->latency_ns);
+    assert_memory_equal(&x->ack_ns, &y->ack_ns, sizeof x->ack_ns);
     assert_int_equal(x->slice_ns, y->slice_ns);
     assert_int_equal(x->slices_used, y->slices_used);
     assert_memory_equal(x->slices, y->slices, sizeof x->slices[0] * x->slices_used);
