@@ -16,6 +16,7 @@ static const char *const endpoint_names[API_ENDPOINT_COUNT] = {
     [API_EP_HISTORY] = "history",
     [API_EP_CHANNELS] = "channels",
     [API_EP_INFO] = "info",
+    [API_EP_USER_STATUS] = "user_status",
     [API_EP_NONE] = "none",
 };
 
@@ -27,6 +28,7 @@ static const char *const endpoint_paths[API_EP_NONE] = {
     [API_EP_HISTORY] = "/api/history",
     [API_EP_CHANNELS] = "/api/channels",
     [API_EP_INFO] = "/api/info",
+    [API_EP_USER_STATUS] = "/api/users/{id}/status", /* matched by user_status_path */
 };
 
 struct code_desc {
@@ -46,6 +48,7 @@ static const struct code_desc codes[API_CODE_COUNT] = {
     [API_REQUEST_TIMEOUT] = {"request_timeout", 408},
     [API_PRESENCE_DISABLED] = {"presence_disabled", 409},
     [API_HISTORY_DISABLED] = {"history_disabled", 409},
+    [API_USER_STATUS_DISABLED] = {"user_status_disabled", 409},
     [API_EPOCH_MISMATCH] = {"epoch_mismatch", 409},
     [API_LENGTH_REQUIRED] = {"length_required", 411},
     [API_BODY_TOO_LARGE] = {"body_too_large", 413},
@@ -273,11 +276,32 @@ static enum api_code key_check(const struct head_fields *f, const struct api_hea
     return API_OK;
 }
 
+/* "/api/users/{id}/status" with a non-empty {id} without '/': sets head->user. */
+static bool user_status_path(struct http_span path, struct api_head *head)
+{
+    static const char prefix[] = "/api/users/", suffix[] = "/status";
+    size_t pre = sizeof prefix - 1, suf = sizeof suffix - 1;
+    if (path.len <= pre + suf || memcmp(path.ptr, prefix, pre) != 0 ||
+        memcmp(path.ptr + path.len - suf, suffix, suf) != 0)
+        return false;
+    struct http_span id = {path.ptr + pre, path.len - pre - suf};
+    if (memchr(id.ptr, '/', id.len) != NULL)
+        return false;
+    head->user = id;
+    return true;
+}
+
 static enum api_code path_check(const struct http_request *req, struct api_head *head,
                                 struct api_error *err)
 {
+    if (user_status_path(req->path, head)) {
+        head->endpoint = API_EP_USER_STATUS;
+        return API_OK;
+    }
     for (int e = 0; e < API_EP_NONE; e++) {
         const char *path = endpoint_paths[e];
+        if (e == API_EP_USER_STATUS)
+            continue;
         if (req->path.len == strlen(path) && memcmp(req->path.ptr, path, req->path.len) == 0) {
             head->endpoint = (enum api_endpoint)e;
             return API_OK;
@@ -287,7 +311,7 @@ static enum api_code path_check(const struct http_request *req, struct api_head 
     return api_error_set(err, API_NOT_FOUND,
                          "no endpoint at \"%.*s%s\"; the endpoints are /api/publish, "
                          "/api/broadcast, /api/disconnect, /api/presence, /api/history, "
-                         "/api/channels and /api/info",
+                         "/api/channels, /api/info and /api/users/{id}/status",
                          shown, req->path.ptr, req->path.len > 64 ? "..." : "");
 }
 

@@ -34,11 +34,12 @@ enum api_endpoint {
     API_EP_HISTORY,
     API_EP_CHANNELS,
     API_EP_INFO,
+    API_EP_USER_STATUS, /* GET /api/users/{id}/status: the path holds the user id */
     API_EP_NONE,
     API_ENDPOINT_COUNT
 };
 
-/* "publish" ... "info", "none". */
+/* "publish" ... "info", "user_status", "none". */
 const char *api_endpoint_name(enum api_endpoint endpoint);
 /* True for the endpoints that take POST (the others take GET). */
 bool api_endpoint_is_post(enum api_endpoint endpoint);
@@ -56,6 +57,7 @@ enum api_code {
     API_REQUEST_TIMEOUT,
     API_PRESENCE_DISABLED,
     API_HISTORY_DISABLED,
+    API_USER_STATUS_DISABLED,
     API_EPOCH_MISMATCH,
     API_LENGTH_REQUIRED,
     API_BODY_TOO_LARGE,
@@ -112,6 +114,8 @@ struct api_head {
     uint64_t content_length; /* 0 without Content-Length */
     struct http_span path;
     struct http_span query; /* after '?', len 0 when absent */
+    struct http_span user;  /* API_EP_USER_STATUS: the {id} of the path, still
+                               percent-encoded, 1 byte or more */
 };
 
 enum api_head_result {

@@ -98,4 +98,9 @@ void api_route(struct api_conn *c);
 /* Frees an endpoint's state (a connection freed while replies could not come). */
 void api_call_free(struct api_call *call);
 
+/* ---- api_user_status.c ---- */
+
+/* GET /api/users/{id}/status: answered from Redis (counted in c->pending meanwhile). */
+void api_route_user_status(struct api_conn *c);
+
 #endif

@@ -330,6 +330,7 @@ static void finish(struct api_conn *c)
     case API_EP_INFO:
         finish_info(c, &call->u.info);
         break;
+    case API_EP_USER_STATUS: /* answered by api_user_status.c, never through a call */
     case API_EP_NONE:
     case API_ENDPOINT_COUNT:
         assert(!"no endpoint to finish");
@@ -694,6 +695,9 @@ void api_route(struct api_conn *c)
         break;
     case API_EP_INFO:
         route_info(c);
+        break;
+    case API_EP_USER_STATUS:
+        api_route_user_status(c);
         break;
     case API_EP_NONE:
     case API_ENDPOINT_COUNT:

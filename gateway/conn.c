@@ -66,11 +66,13 @@ void conn_release(struct conn *c)
 }
 
 /* The connection stops being OPEN: its channel subscriptions end now (nothing is delivered
- * after a close starts). */
+ * after a close starts), and so does its count in user status. */
 static void conn_leave_open(struct conn *c)
 {
-    if (c->state == CONN_OPEN && c->sess != NULL)
+    if (c->state == CONN_OPEN && c->sess != NULL) {
         hub_conn_end(c);
+        session_end(c);
+    }
 }
 
 static void conn_arm_recv(struct conn *c)
@@ -175,8 +177,10 @@ void conn_close_socket(struct conn *c)
         return;
     struct worker *w = c->worker;
     conn_leave_open(c);
-    if (c->sess != NULL)
+    if (c->sess != NULL) {
         hub_conn_end(c); /* also covers CLOSING/LINGER, where it is already a no-op */
+        session_end(c);
+    }
     c->state = CONN_CLOSED;
     tw_cancel(&w->loop.wheel, &c->timer);
     if (c->recv_armed) {

@@ -26,6 +26,7 @@ static const char *const close_reason_names[GW_CLOSE_REASON_COUNT] = {
     [GW_CLOSE_TOO_MANY_ERRORS] = "too_many_errors",
     [GW_CLOSE_CONNECT_TIMEOUT] = "connect_timeout",
     [GW_CLOSE_RECONNECT] = "reconnect_requested",
+    [GW_CLOSE_USER_LIMIT] = "too_many_user_connections",
     [GW_CLOSE_PROXY] = "proxy_refused",
     [GW_CLOSE_IP_LIMIT] = "ip_limit",
     [GW_CLOSE_TLS] = "tls_failed",
@@ -66,6 +67,8 @@ enum gw_close_reason gw_close_reason_for_code(uint16_t code)
         return GW_CLOSE_CONNECT_TIMEOUT;
     case 4006:
         return GW_CLOSE_RECONNECT;
+    case 4007:
+        return GW_CLOSE_USER_LIMIT;
     default:
         return GW_CLOSE_INTERNAL;
     }

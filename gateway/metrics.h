@@ -39,6 +39,7 @@ enum gw_close_reason {
     GW_CLOSE_TOO_MANY_ERRORS, /* 4004 */
     GW_CLOSE_CONNECT_TIMEOUT, /* 4005 */
     GW_CLOSE_RECONNECT,       /* 4006 */
+    GW_CLOSE_USER_LIMIT,      /* 4007: user_max_connections (Redis user status) */
     GW_CLOSE_PROXY,           /* no PROXY header where one was required, or a bad one */
     GW_CLOSE_IP_LIMIT,        /* refused by the per-IP limits (429) */
     GW_CLOSE_TLS,             /* wss: the TLS session failed; see tls_failures */

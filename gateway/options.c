@@ -15,6 +15,8 @@
 #include "core/proxy_proto.h"
 #include "core/tls.h"
 #include "gateway/jwt.h"
+#include "storage/redis_url.h"
+#include "storage/user_status.h"
 
 #define OPT(field) offsetof(struct gw_options, field)
 #define KIB        ((uint64_t)1024)
@@ -198,6 +200,21 @@ const struct config_option gw_option_table[] = {
      "Messages per worker accepted and not yet stored; when full, durable publishes get "
      "storage_unavailable and other messages are delivered unstored."},
 
+    /* Redis user status: docs/storage.md */
+    {"redis_url", CONFIG_STRING, OPT(redis_url), "", 0, 0, NULL,
+     "Redis that keeps user status across nodes: redis://[user:password@]IP[:port][/db] or "
+     "unix:/path[?db=N], by address, not host name; empty: user status and "
+     "user_max_connections off.",
+     NULL, CONFIG_SECRET},
+    {"redis_key_prefix", CONFIG_STRING, OPT(redis_key_prefix), "tidegate:", 0, 0, NULL,
+     "Prefix of every Redis key, at most 64 bytes; one per cluster sharing a Redis."},
+    {"user_max_connections", CONFIG_UINT, OPT(user_max_connections), "0", 0, 1000000, NULL,
+     "Connections one user (a token's sub) may hold across every node sharing redis_url; one "
+     "more gets close 4007; 0: no limit. Not enforced while Redis cannot answer."},
+    {"user_status_ttl", CONFIG_DURATION, OPT(user_status_ttl_ms), "30s", 3 * SEC, 3600 * SEC, NULL,
+     "How long the users of a node that stopped without a word still count as online; each "
+     "worker's heartbeat runs every third of it."},
+
     /* Worker-to-worker mailboxes: core/mailbox.h */
     {"mailbox_ring_slots", CONFIG_UINT, OPT(mailbox_ring_slots), "4096", 64, 65536, NULL,
      "Items in each worker-to-worker ring; a power of two."},
@@ -268,6 +285,40 @@ static int gw_validate_namespaces(const struct gw_options *o, char err[CONFIG_ER
                      o->namespaces.items[i].name);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* redis_url parses (its reason never repeats a password), the prefix fits, and the limit
+ * has a Redis to be enforced through. */
+static int gw_validate_redis(const struct gw_options *o, char err[CONFIG_ERROR_BYTES])
+{
+    if (strlen(o->redis_key_prefix) > USER_STATUS_PREFIX_BYTES_MAX) {
+        snprintf(err, CONFIG_ERROR_BYTES,
+                 "redis_key_prefix is %zu bytes; at most %d are allowed (e.g. tidegate:)",
+                 strlen(o->redis_key_prefix), USER_STATUS_PREFIX_BYTES_MAX);
+        return -1;
+    }
+    if (o->redis_url[0] == '\0') {
+        if (o->user_max_connections == 0)
+            return 0;
+        snprintf(err, CONFIG_ERROR_BYTES,
+                 "user_max_connections = %llu: the limit is counted across nodes in Redis, and "
+                 "redis_url is not set; set it or remove the line",
+                 (unsigned long long)o->user_max_connections);
+        return -1;
+    }
+    struct redis_url *url = malloc(sizeof *url);
+    char why[REDIS_URL_ERROR_BYTES];
+    if (url == NULL) {
+        snprintf(err, CONFIG_ERROR_BYTES, "out of memory checking redis_url");
+        return -1;
+    }
+    int parsed = redis_url_parse(o->redis_url, url, why);
+    free(url);
+    if (parsed != 0) {
+        snprintf(err, CONFIG_ERROR_BYTES, "%s", why); /* "bad redis_url: ..." */
+        return -1;
     }
     return 0;
 }
@@ -382,7 +433,8 @@ int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]
         return -1;
     }
     if (gw_validate_keys(o, err) != 0 || gw_validate_namespaces(o, err) != 0 ||
-        gw_validate_proxy(o, err) != 0 || gw_validate_tls(o, err) != 0)
+        gw_validate_redis(o, err) != 0 || gw_validate_proxy(o, err) != 0 ||
+        gw_validate_tls(o, err) != 0)
         return -1;
     return 0;
 }

@@ -94,6 +94,12 @@ struct gw_options {
     bool postgres_migrate;            /* apply storage/migrations/ at start */
     uint64_t postgres_queue_messages; /* per worker: accepted and not yet stored */
 
+    /* Redis user status (docs/storage.md): one user_status per worker when set. */
+    char *redis_url;               /* never NULL after defaults; "" = user status off */
+    char *redis_key_prefix;        /* never NULL after defaults; at most 64 bytes */
+    uint64_t user_max_connections; /* per user across the cluster; 0: no limit */
+    uint64_t user_status_ttl_ms;   /* a silent node's users stop counting after this */
+
     /* Worker-to-worker mailboxes (core/mailbox.h). */
     uint64_t mailbox_ring_slots;   /* items per ring; a power of two, 64..65536 */
     uint64_t mailbox_overflow_max; /* items a worker may hold back when a ring is full */
@@ -113,10 +119,11 @@ int gw_options_defaults(struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 /* Cross-option checks that one option's range cannot express: recv_buffer_count and
  * mailbox_ring_slots powers of two, idle_timeout > ping_interval, max_publish_bytes <
  * max_message_bytes (unless echo), at most 16 jwt_keys, api_keys well-formed (never quoted
- * in err), durable namespaces only with postgres_url, proxy_trusted valid ranges and set whenever
- * proxy_protocol is not off, tls_certs well-formed (at most 32 `cert:key` pairs) and
- * tls_listen on another port than listen, not both demo_page and echo. The certificate files
- * themselves are read by gw_tls_init (gateway/tls_setup.h). Returns 0 or -1 with err. */
+ * in err), durable namespaces only with postgres_url, redis_url parsable (storage/redis_url.h),
+ * redis_key_prefix at most 64 bytes, user_max_connections only with redis_url, proxy_trusted valid
+ * ranges and set whenever proxy_protocol is not off, tls_certs well-formed (at most 32 `cert:key`
+ * pairs) and tls_listen on another port than listen, not both demo_page and echo. The certificate
+ * files themselves are read by gw_tls_init (gateway/tls_setup.h). Returns 0 or -1 with err. */
 int gw_options_validate(const struct gw_options *o, char err[CONFIG_ERROR_BYTES]);
 
 /* Frees every owned string, list and the namespaces. */

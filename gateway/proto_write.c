@@ -327,6 +327,8 @@ const char *proto_close_reason(uint16_t code)
         return "connect_timeout";
     case 4006:
         return "reconnect_requested";
+    case 4007:
+        return "too_many_user_connections";
     default:
         return NULL; /* 1001 has two reasons; anything else is not a protocol close code */
     }

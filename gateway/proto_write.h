@@ -116,7 +116,7 @@ void proto_write_disconnect(struct jbuf *jb, uint16_t code, const char *reason, 
                             bool reconnect);
 
 /* The snake_case `reason` of a close code (protocol.md 10.1), for the codes that have exactly
- * one: 1000 1002 1003 1007 1008 1009 1011 4001-4006. NULL for 1001, which has two
+ * one: 1000 1002 1003 1007 1008 1009 1011 4001-4007. NULL for 1001, which has two
  * (server_shutdown, idle_timeout: the caller knows which and passes it itself), and for
  * codes the protocol does not define. */
 const char *proto_close_reason(uint16_t code);

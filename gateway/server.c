@@ -23,6 +23,7 @@
 #include "gateway/admin.h"
 #include "gateway/listener.h"
 #include "gateway/storage_metrics.h"
+#include "gateway/user_status_metrics.h"
 #include "gateway/metrics.h"
 #include "gateway/hub.h"
 #include "gateway/tls_setup.h"
@@ -146,6 +147,14 @@ static void server_render_metrics(void *ctx, FILE *out)
     }
     if (any_writer)
         gw_storage_render_metrics(out, writers, readers, s->worker_count);
+    const struct user_status_metrics *status[GW_WORKERS_MAX];
+    bool any_status = false;
+    for (unsigned i = 0; i < s->worker_count; i++) {
+        status[i] = s->workers[i].status_metrics; /* set before the worker started */
+        any_status = any_status || status[i] != NULL;
+    }
+    if (any_status)
+        gw_user_status_render_metrics(out, status, s->worker_count);
 }
 
 static void server_close_fds(const int *fds, unsigned count)

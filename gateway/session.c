@@ -14,6 +14,7 @@
 #include "gateway/conn_internal.h"
 #include "gateway/hub.h"
 #include "gateway/proto_write.h"
+#include "gateway/user_status_gw.h"
 
 #define NO_TYPE PROTO_TYPE_COUNT /* an error about a message whose type is unknown */
 enum {
@@ -80,6 +81,8 @@ void session_free(struct conn *c)
     if (ss == NULL)
         return;
     assert(ss->subs == NULL || c->worker->stopping);
+    session_end(c); /* already done at the close; kept for the paths that free directly */
+    free(ss->admit_id);
     free(ss->user_id);
     if (ss->caps != NULL) {
         free(ss->caps->patterns);
@@ -212,6 +215,101 @@ static bool keep_caps(struct session *ss, const struct jwt_claims *claims)
     return true;
 }
 
+/* The connection is in: `connected`. */
+static void session_connected(struct conn *c, const struct json_span *id)
+{
+    c->sess->connected = true;
+    gw_metric_add(&c->worker->metrics->sessions_connected, 1);
+    send_connected(c, id);
+    conn_arm_open_timer(c);
+}
+
+/* The verdict of a limit check (never after session_end, which cancels it). */
+static void on_admit(void *ctx, enum user_status_admit verdict, uint32_t connections)
+{
+    struct conn *c = ctx;
+    struct session *ss = c->sess;
+    assert(ss != NULL && ss->status_check != NULL && c->state == CONN_OPEN);
+    ss->status_check = NULL;
+    struct json_span id = {ss->admit_id, ss->admit_id_len};
+    bool has_id = ss->has_admit_id;
+    if (verdict == USER_STATUS_REFUSED) {
+        char text[200];
+        snprintf(text, sizeof text,
+                 "this user already has %u connections; at most %" PRIu64
+                 " are allowed (user_max_connections): close one first",
+                 connections, conn_opts(c)->user_max_connections);
+        session_disconnect(c, 4007, "too_many_user_connections", text, false);
+    } else {
+        ss->status_counted = true;
+        session_connected(c, has_id ? &id : NULL);
+    }
+    free(ss->admit_id); /* after its use: `id` points into it */
+    ss->admit_id = NULL;
+    ss->has_admit_id = false;
+}
+
+/* A verified user is counted in user status when the gateway keeps one (docs/storage.md),
+ * then connected; with user_max_connections and Redis up, `connected` waits for the check's
+ * verdict. Redis unavailable answers at once (allowed, unchecked). */
+static void session_admit(struct conn *c, const struct json_span *id)
+{
+    struct session *ss = c->sess;
+    struct user_status *us = gw_user_status_of(c->worker);
+    if (us == NULL) {
+        session_connected(c, id);
+        return;
+    }
+    struct user_status_check *check = NULL;
+    enum user_status_admit verdict =
+        user_status_connect(us, ss->user_id, ss->user_id_len, on_admit, c, &check);
+    switch (verdict) {
+    case USER_STATUS_ALLOWED:
+    case USER_STATUS_UNCHECKED:
+        ss->status_counted = true;
+        session_connected(c, id);
+        return;
+    case USER_STATUS_PENDING:
+        ss->status_check = check;
+        if (id != NULL) {
+            ss->admit_id = malloc(id->len ? id->len : 1);
+            if (ss->admit_id == NULL) {
+                session_disconnect(c, WS_CLOSE_INTERNAL_ERROR, "internal_error",
+                                   "out of memory while the connection was being admitted", true);
+                return; /* the close cancelled the check */
+            }
+            assert(id->len <= UINT8_MAX);
+            memcpy(ss->admit_id, id->ptr, id->len);
+            ss->admit_id_len = (uint8_t)id->len;
+            ss->has_admit_id = true;
+        }
+        return;
+    case USER_STATUS_NOMEM:
+    case USER_STATUS_REFUSED: /* never from user_status_connect */
+        break;
+    }
+    session_disconnect(c, WS_CLOSE_INTERNAL_ERROR, "internal_error",
+                       "out of memory counting the connection", true);
+}
+
+void session_end(struct conn *c)
+{
+    struct session *ss = c->sess;
+    if (ss == NULL)
+        return;
+    struct user_status *us = gw_user_status_of(c->worker);
+    if (ss->status_check != NULL) {
+        if (us != NULL)
+            user_status_cancel(us, ss->status_check);
+        ss->status_check = NULL;
+    }
+    if (ss->status_counted) {
+        ss->status_counted = false;
+        if (us != NULL)
+            user_status_disconnect(us, ss->user_id, ss->user_id_len);
+    }
+}
+
 /* Checks a token and connects, or disconnects with 4001/4002. `token` is the decoded JWT. */
 static void authenticate(struct conn *c, const char *token, size_t len, const struct json_span *id)
 {
@@ -246,7 +344,6 @@ static void authenticate(struct conn *c, const char *token, size_t len, const st
     memcpy(ss->user_id, claims->sub, claims->sub_len + 1);
     ss->user_id_len = (uint8_t)claims->sub_len;
     ss->authenticated = true;
-    ss->connected = true;
     ss->deadline_ms = 0;
     if (claims->has_exp) {
         int64_t expires_ms = (claims->exp_s + (int64_t)shared->jwt_policy->leeway_s) * 1000;
@@ -255,9 +352,7 @@ static void authenticate(struct conn *c, const char *token, size_t len, const st
         ss->deadline_ms = conn_now_ms(c) + (uint64_t)(left_ms > 1 ? left_ms : 1);
     }
     free(claims);
-    gw_metric_add(&c->worker->metrics->sessions_connected, 1);
-    send_connected(c, id);
-    conn_arm_open_timer(c);
+    session_admit(c, id);
 }
 
 static void connect_anonymous(struct conn *c, const struct json_span *id)
@@ -316,7 +411,7 @@ bool session_on_deadline(struct conn *c)
     if (ss == NULL || ss->deadline_ms == 0 || conn_now_ms(c) < ss->deadline_ms)
         return false;
     ss->deadline_ms = 0;
-    if (!ss->connected)
+    if (!ss->authenticated)
         session_disconnect(c, 4005, "connect_timeout",
                            "no connect message arrived in time; send connect with a token first",
                            true);
@@ -529,9 +624,11 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
         return;
     }
     if (req.type == PROTO_CONNECT) {
-        if (ss->connected)
+        if (ss->connected || ss->status_check != NULL)
             session_send_error(c, id, PROTO_ERR_ALREADY_CONNECTED,
-                               "this connection is already connected", req.type, NULL);
+                               ss->connected ? "this connection is already connected"
+                                             : "this connection's connect is being processed",
+                               req.type, NULL);
         else
             on_connect(c, &req, id);
         return;
@@ -539,7 +636,8 @@ void session_on_message(struct conn *c, const uint8_t *data, size_t len)
     const char *channel = req.has_channel ? req.channel.name : NULL;
     if (!ss->connected) {
         char text[96];
-        snprintf(text, sizeof text, "send connect with a token before %s",
+        snprintf(text, sizeof text, "%s before %s",
+                 ss->status_check != NULL ? "wait for connected" : "send connect with a token",
                  proto_type_name(req.type));
         session_send_error(c, id, PROTO_ERR_NOT_CONNECTED, text, req.type, channel);
         return;

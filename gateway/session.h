@@ -22,6 +22,7 @@
 
 struct conn;
 struct sub;
+struct user_status_check;
 
 /* The capabilities a token granted, compacted: patterns[0..join_count) are `caps.join`, the
  * rest `caps.publish`; each points into bytes. */
@@ -46,12 +47,20 @@ struct session {
     uint32_t sub_count;
     uint32_t pending; /* hub requests awaiting a reply */
     uint64_t serial;  /* for the client id */
+    /* User status (redis_url): an authenticated connection is counted once admitted. */
+    struct user_status_check *status_check; /* the limit check in flight: `connected` waits */
+    char *admit_id;                         /* owned while it waits: the connect's raw id */
+    uint8_t admit_id_len;
+    bool has_admit_id;
+    bool status_counted; /* counted: user_status_disconnect is owed when the session ends */
 };
 
 /* Creates the session right after the 101 (conn_upgrade.c). `token` is the raw `token` query
  * parameter (percent-encoded as sent; len 0 when absent or empty). Verifies it at once when
  * present: `connected` is sent, or `disconnect` 4001/4002 and the close. Without a token, arms
- * the connect deadline. Returns false when out of memory (the connection is then closed). */
+ * the connect deadline. With user_max_connections, `connected` of an authenticated user waits
+ * for Redis's verdict (at most its command timeout): 4007 when over the limit. Returns false
+ * when out of memory (the connection is then closed). */
 bool session_open(struct conn *c, const char *token, size_t token_len);
 
 /* A whole text message arrived (UTF-8 already validated by the WebSocket layer). */
@@ -63,6 +72,10 @@ void session_on_binary(struct conn *c);
 /* The connection's timer fired in OPEN state at or after session->deadline_ms: connect
  * timeout (4005) or token expiry (4002). Returns true when it acted. */
 bool session_on_deadline(struct conn *c);
+
+/* The connection leaves OPEN or closes (conn.c; idempotent): a counted connection is
+ * uncounted in user status, a limit check in flight is cancelled. */
+void session_end(struct conn *c);
 
 /* Frees the session (when the connection is freed). */
 void session_free(struct conn *c);

@@ -19,6 +19,7 @@
 #include "core/tls.h"
 #include "gateway/conn.h"
 #include "gateway/jwt.h"
+#include "gateway/user_status_gw.h"
 #include "storage/pg_reader.h"
 #include "storage/pg_writer.h"
 
@@ -197,6 +198,9 @@ static void worker_dispatch(void *ctx, const struct io_uring_cqe *cqe)
     case WORKER_OP_STORAGE:
         pg_conn_dispatch(owner, cqe);
         break;
+    case WORKER_OP_REDIS:
+        user_status_dispatch(owner, cqe);
+        break;
     default:
         log_error("worker", "completion with an unknown tag", "user_data=%llu",
                   (unsigned long long)cqe->user_data);
@@ -243,6 +247,8 @@ static void worker_timer_expired(struct tw_timer *t, void *ctx)
     if (w->pg != NULL && pg_writer_on_timer(w->pg, t))
         return;
     if (w->pg_reader != NULL && pg_reader_on_timer(w->pg_reader, t))
+        return;
+    if (w->status_live && user_status_on_timer(w->status, t))
         return;
     if (api_on_timer(&w->api, t))
         return;
@@ -375,7 +381,13 @@ static int worker_setup(struct worker *w)
         loop_destroy(&w->loop);
         return -1;
     }
+    if (gw_user_status_start(w) != 0) {
+        bufring_destroy(&w->recv_buffers, &w->loop.ring);
+        loop_destroy(&w->loop);
+        return -1;
+    }
     if (worker_storage_init(w) != 0) {
+        gw_user_status_close(w);
         bufring_destroy(&w->recv_buffers, &w->loop.ring);
         loop_destroy(&w->loop);
         return -1;
@@ -405,6 +417,7 @@ static void worker_free_waiting(struct worker *w)
 static void worker_teardown(struct worker *w)
 {
     worker_storage_close(w);
+    gw_user_status_close(w); /* before the connections and API requests still waiting go */
     mailbox_grid_detach(w->shared->grid, w->index);
     tw_cancel(&w->loop.wheel, &w->drain_timer);
     w->drain_next = NULL;
@@ -456,12 +469,13 @@ static void worker_run(struct worker *w)
         }
         bool accepting = w->accept_armed || w->tls_accept_armed;
         if (w->conns == NULL && !accepting && api_idle(&w->api) && worker_drain_over(w) &&
-            worker_storage_done(w)) {
+            worker_storage_done(w) && gw_user_status_stopped(w)) {
             worker_flush(w);
             return;
         }
         if (w->loop.now_ms >= w->stop_deadline_ms && !accepting && worker_only_waiting(w) &&
-            !w->api.accept_armed && api_only_waiting(&w->api) && worker_storage_done(w)) {
+            !w->api.accept_armed && api_only_waiting(&w->api) && worker_storage_done(w) &&
+            gw_user_status_stopped(w)) {
             worker_flush(w);
             return; /* what is left waits for replies from workers that have stopped */
         }
@@ -547,4 +561,5 @@ void worker_join(struct worker *w)
     w->pg = NULL;
     free(w->pg_reader);
     w->pg_reader = NULL;
+    gw_user_status_free(w); /* closed by the thread; kept for /metrics until now */
 }

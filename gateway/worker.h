@@ -26,9 +26,13 @@ struct conn;
 struct ip_limit;
 struct send_ctx;
 struct tls_current;
+struct user_status;
+struct user_status_metrics;
 
 /* Tags of the worker's io_uring operations (loop_udata). */
 enum worker_op_tag {
+    WORKER_OP_REDIS = 0,      /* owner: struct redis_poll (storage/redis_conn.h): user status;
+                                 0 is a tag like the others (the owner is never NULL) */
     WORKER_OP_ACCEPT = 1,     /* owner: struct worker */
     WORKER_OP_WAKE = 2,       /* owner: struct worker (MSG_RING: stop request or mailbox items) */
     WORKER_OP_RECV = 3,       /* owner: struct conn */
@@ -93,6 +97,13 @@ struct worker {
     bool pg_stopped;              /* ... and its `stopped` came */
     bool pg_closing;              /* pg_writer_destroy runs: abandoned publishes get no reply */
     uint64_t pg_stop_deadline_ms; /* the exit waits for `stopped` until then */
+
+    /* Redis user status (redis_url set; else NULL): gateway/user_status_gw.h. */
+    struct user_status *status;                 /* owned; freed by worker_join */
+    struct user_status_metrics *status_metrics; /* owned like status; read by the server thread */
+    bool status_live;                           /* initialised and not yet destroyed */
+    bool status_left;                           /* user_status_leave was called */
+    uint64_t status_leave_deadline_ms;          /* the exit waits for Redis until then */
 
     /* The drain (worker_begin_stop): OPEN connections get their notice and 1001 one after
      * another, evenly over drain_window. */

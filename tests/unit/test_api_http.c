@@ -105,6 +105,37 @@ static void every_endpoint_with_its_method(void **state)
     }
 }
 
+static void user_status_path_holds_the_user_id(void **state)
+{
+    (void)state;
+    struct check c;
+    assert_int_equal(check(&c,
+                           "GET /api/users/al%20ice/status HTTP/1.1\r\nHost: h\r\nX-Api-Key: " KEY_A
+                           "\r\n\r\n"),
+                     API_HEAD_OK);
+    assert_int_equal(c.head.endpoint, API_EP_USER_STATUS);
+    assert_int_equal(c.head.user.len, 8);
+    assert_memory_equal(c.head.user.ptr, "al%20ice", 8);
+    assert_string_equal(api_endpoint_name(API_EP_USER_STATUS), "user_status");
+    assert_false(api_endpoint_is_post(API_EP_USER_STATUS));
+    /* no id, an id with a slash, another suffix: no endpoint */
+    static const char *const not_found[] = {"/api/users//status", "/api/users/a/b/status",
+                                            "/api/users/a/statu", "/api/users/status",
+                                            "/api/users/a"};
+    for (size_t i = 0; i < sizeof not_found / sizeof not_found[0]; i++) {
+        char req[256];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: h\r\nX-Api-Key: %s\r\n\r\n",
+                 not_found[i], KEY_A);
+        assert_int_equal(check(&c, req), API_HEAD_ERROR);
+        assert_int_equal(c.err.code, API_NOT_FOUND);
+    }
+    assert_int_equal(check(&c, "POST /api/users/a/status HTTP/1.1\r\nHost: h\r\nX-Api-Key: " KEY_A
+                               "\r\nContent-Length: 0\r\n\r\n"),
+                     API_HEAD_ERROR);
+    assert_int_equal(c.err.code, API_METHOD_NOT_ALLOWED);
+    assert_int_equal(api_code_status(API_USER_STATUS_DISABLED), 409);
+}
+
 static void a_prefix_of_a_head_is_incomplete(void **state)
 {
     (void)state;
@@ -367,6 +398,7 @@ int main(void)
         cmocka_unit_test(get_takes_no_body),
         cmocka_unit_test(framing_connection_and_expect_are_reported),
         cmocka_unit_test(every_code_has_a_name_and_a_counted_status),
+        cmocka_unit_test(user_status_path_holds_the_user_id),
         cmocka_unit_test(error_sentences_are_cut_to_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -451,11 +451,12 @@ static void close_reasons_follow_section_10(void **state)
         {4004, "too_many_errors"},
         {4005, "connect_timeout"},
         {4006, "reconnect_requested"},
+        {4007, "too_many_user_connections"},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
         assert_string_equal(proto_close_reason(table[i].code), table[i].reason);
     /* 1001 has two reasons; the rest are not protocol close codes. */
-    static const uint16_t none[] = {0, 999, 1001, 1004, 1005, 1006, 1010, 1012, 4000, 4007, 65535};
+    static const uint16_t none[] = {0, 999, 1001, 1004, 1005, 1006, 1010, 1012, 4000, 4008, 65535};
     for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
         assert_null(proto_close_reason(none[i]));
 }
