@@ -17,6 +17,8 @@ with JWT, the server API, user_max_connections = 2 and user_status_ttl = 3 s (he
   now over the limit is refused.
 - Redis hung (SIGSTOP): a connect waits at most about the command timeout (1 s) and is let
   in unchecked; a connection closed while its check waited is never counted.
+- Redis absent from the start: connections (over the limit too) connect at once, the status
+  is 503, the stop is quick. Redis hung at the stop: the exit waits at most about 1 s.
 - /metrics has the tidegate_redis_* families per worker; without redis_url the endpoint
   answers 409 user_status_disabled and no tidegate_redis_* family is rendered;
   --check-config hides redis_url and refuses a host name with a sentence."""
@@ -26,17 +28,19 @@ import http.client
 import itertools
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from tidegate_client import ALL_CAPS, ProtocolTestCase, scenario  # noqa: E402
+from tidegate_client import ALL_CAPS, Client, ProtocolTestCase, scenario  # noqa: E402
 from tidegate_harness import Server, parse_logfmt, run_binary  # noqa: E402
-from tidegate_redis import RedisServer  # noqa: E402
-from tidegate_tokens import make_token  # noqa: E402
+from tidegate_redis import RedisServer, free_port  # noqa: E402
+from tidegate_tokens import jwt_keys_arg, make_token, write_secret  # noqa: E402
 
 KEY = "redis-test-api-key-0123456789-abcdefghijk"
 LIMIT = 2
@@ -254,6 +258,72 @@ class RedisGatewayTest(ProtocolTestCase):
                           "refused_full"})
         self.assertGreater(m.value("tidegate_redis_operations_total"), 0)
         self.assertGreater(m.value("tidegate_redis_latency_seconds_count"), 0)
+
+
+class RedisAwayAtStartAndStopTest(unittest.TestCase):
+    """Redis absent from the start, or hung when the gateway stops: nothing waits for it."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tidegate-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.keys = jwt_keys_arg(write_secret(self.tmp))
+
+    def gateway(self, url):
+        return Server("--jwt-keys", self.keys, "--redis-url", url, "--user-max-connections",
+                      "1", "--drain-window", "0", "--api-listen", "127.0.0.1:0",
+                      "--api-keys", KEY).start()
+
+    async def connect_twice(self, server, user):
+        clients = []
+        for i in range(2):                       # the limit is 1: unchecked, both let in
+            t0 = time.monotonic()
+            c = await Client.open(server.ws_port, label=f"{user} {i}")
+            clients.append(c)
+            await c.connect(make_token(user))
+            self.assertLess(time.monotonic() - t0, 1.5, "a connect waited for Redis")
+            await c.ping()
+        return clients
+
+    def timed_stop(self, server):
+        t0 = time.monotonic()
+        server.stop()
+        return time.monotonic() - t0
+
+    def test_no_redis_at_all(self):
+        server = self.gateway(f"redis://127.0.0.1:{free_port()}")
+        try:
+            clients = asyncio.run(self.connect_twice(server, fresh("fay")))
+            code, body = get_status(api_port(server), "fay")
+            self.assertEqual((code, body["error"]), (503, "storage_unavailable"))
+            m = server.metrics()
+            self.assertGreaterEqual(m.value("tidegate_redis_user_unchecked_total"), 2)
+            self.assertGreaterEqual(m.value("tidegate_redis_connect_failures_total"), 1)
+            self.assertEqual(len(clients), 2)
+            self.assertLess(self.timed_stop(server), 3.0)
+        finally:
+            server.stop()
+
+    def test_hung_redis_does_not_hold_the_stop(self):
+        redis = RedisServer().start()
+        self.addCleanup(redis.destroy)
+        server = self.gateway(redis.url)
+        try:
+            server.wait_for_metric(
+                lambda m: len([s for s in m.series("tidegate_redis_connection_state")
+                               if s.value == 2]) == server.workers, "both links up")
+
+            async def connect_and_hang():
+                c = await Client.open(server.ws_port, label="gus")
+                await c.connect(make_token(fresh("gus")))
+                redis.proc.send_signal(signal.SIGSTOP)
+                return c
+
+            asyncio.run(connect_and_hang())
+            self.assertLess(self.timed_stop(server), 3.0)   # the leave waits 1 s at most
+        finally:
+            if redis.proc is not None:
+                redis.proc.send_signal(signal.SIGCONT)
+            server.stop()
 
 
 class RedisOffTest(unittest.TestCase):
