@@ -16,7 +16,10 @@ connections, each with many requests in flight, into channels of the durable nam
 Then, from the table:
 
 - at each kill, every message acknowledged so far is already in the table (a durable ack
-  comes only after its commit; a channel's acks come in offset order);
+  comes only after its commit; a channel's acks come in offset order). To make that
+  checkable, another session first holds an EXCLUSIVE lock on the table for a second, so
+  no batch commits during the check; the writers are then killed while their batch waits
+  for the lock;
 - every acknowledged message is stored exactly once at the (channel, epoch, offset) of its
   `ack`, with its data byte for byte;
 - per channel and epoch the stored offsets are 1..N without gaps or duplicates;
@@ -55,6 +58,12 @@ APP_NAME = "tidegate-durability"
 # which the gateway restarts.
 KILL_AT = (0.08, 0.2, 0.32, 0.62, 0.75, 0.88)
 RESTART_AT = 0.45
+# Held by another session at each kill: inserts wait, reads go on, so no batch commits
+# while the acks received so far are checked against the table.
+FREEZE_SQL = ("BEGIN; LOCK TABLE tidegate_history IN EXCLUSIVE MODE; "
+              "SELECT pg_sleep(1.0); COMMIT;")
+FROZEN_SQL = ("SELECT count(*) FROM pg_locks WHERE relation = 'tidegate_history'::regclass "
+              "AND mode = 'ExclusiveLock' AND granted")
 KILL_WRITERS_SQL = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     f"WHERE application_name = '{APP_NAME}' AND "
                     "(query LIKE 'WITH batch%' OR query LIKE '%tidegate_writer_runs%')")
@@ -189,9 +198,16 @@ class StorageDurabilityTest(PgGatewayMixin, ProtocolTestCase):
             while self.acked_total < fraction * TOTAL:
                 await asyncio.sleep(0.01)
             if what == "kill":
-                # Everything acknowledged until now must already be in the table.
+                freeze = asyncio.create_task(asyncio.to_thread(self.pg.query, FREEZE_SQL))
+                while (await asyncio.to_thread(self.pg.query, FROZEN_SQL)) != [["1"]]:
+                    await asyncio.sleep(0.01)
+                # Nothing commits now. Once the acks already on their way have come in,
+                # everything acknowledged must be in the table.
+                await asyncio.sleep(0.3)
                 await asyncio.to_thread(self.assert_acked_are_stored, self.acked_tops())
+                # The writers die with their batch waiting for the lock: it must be resent.
                 killed = await asyncio.to_thread(self.kill_writers)
+                await freeze
                 self.assertGreaterEqual(killed, 1, f"no writer backend to kill at {fraction}")
                 self.kills.append(killed)
             else:
