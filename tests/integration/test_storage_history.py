@@ -313,6 +313,13 @@ class StorageHistoryTest(PgGatewayMixin, ProtocolTestCase):
         channel = fresh("exit")
         watcher, pub, epoch, live = await self.filled(channel, 30)
         c = await self.user("reader", caps=ALL_CAPS)
+        # Every link up again after the outage test (a reader still in its reconnect
+        # backoff would refuse the read at once).
+        await asyncio.to_thread(
+            self.server.wait_for_metric,
+            lambda m: (m.value("tidegate_storage_reader_connection_state") == 2 * 2 and
+                       m.value("tidegate_storage_connection_state") == 2 * 2),
+            "both workers' reader and writer up", 20.0)
         pids = server_pids(self.pg)
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
