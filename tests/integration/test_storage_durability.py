@@ -9,6 +9,9 @@ connections, each with many requests in flight, into channels of the durable nam
   connection, several times (the gateway's connections carry application_name
   `tidegate-durability`; a writer's backend is the one whose last statement is the batch
   statement or its run registration, so the readers' links are left alone);
+- the writers' queues are small (postgres_queue_messages 500 per worker, less than the
+  publishes in flight), so while commits are held (below) durable publishes are refused
+  with storage_unavailable; those are sent again after a short pause;
 - the gateway is stopped once with SIGTERM (drain window 1 s) and started again on the
   same database. Clients reconnect and send again, with the same data, whatever was not
   acknowledged when their connection closed (or was refused with storage_unavailable).
@@ -52,6 +55,8 @@ TOTAL = 100_000
 CONNECTIONS = 4
 CHANNELS_PER_CONNECTION = 2
 WINDOW = 300          # requests in flight per connection
+QUEUE = 500           # postgres_queue_messages: smaller than what is in flight per worker
+REFUSED_PAUSE_S = 0.01
 DATA_BYTES = 100
 APP_NAME = "tidegate-durability"
 # Fractions of TOTAL acknowledged at which the writers' backends are killed, and the one at
@@ -139,30 +144,33 @@ class Publisher:
                 self.in_flight[id] = i
                 await ws.send('{"type":"send_message","id":%d,"channel":"%s","data":%s}'
                               % (id, self.channel_of(i), message_data(i)))
-            self.on_reply(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            if not self.on_reply(json.loads(await asyncio.wait_for(ws.recv(), 30))):
+                await asyncio.sleep(REFUSED_PAUSE_S)
 
     def on_reply(self, m):
+        """Notes an answer; False when it was a refusal (the caller pauses a little)."""
         if m["type"] == "disconnect":
-            return                                  # the close follows
+            return True                             # the close follows
         i = self.in_flight.pop(m.get("id"), None)
         if i is None:
             raise AssertionError(f"publisher {self.index}: unexpected {m!r}")
         if m["type"] == "error" and m.get("code") == "storage_unavailable":
             self.refused += 1
             self.todo.append(i)
-            return
+            return False
         if m["type"] != "ack" or m.get("channel") != self.channel_of(i):
             raise AssertionError(f"publisher {self.index}: message {i} answered {m!r}")
         if i in self.acked:
             raise AssertionError(f"publisher {self.index}: message {i} acknowledged twice")
         self.acked[i] = (m["channel"], m["epoch"], m["offset"])
         self.test.acked_total += 1
+        return True
 
 
 class StorageDurabilityTest(PgGatewayMixin, ProtocolTestCase):
     pg_conninfo_extra = f" application_name={APP_NAME}"
     storage_args = ("--namespace.orders.durable=true", "--client-messages-per-s", "0",
-                    "--drain-window", "1s")
+                    "--drain-window", "1s", "--postgres-queue-messages", str(QUEUE))
 
     async def gateway_port(self):
         await self.gateway_up.wait()
@@ -303,6 +311,8 @@ class StorageDurabilityTest(PgGatewayMixin, ProtocolTestCase):
         self.assertEqual(len(epochs), CONNECTIONS * CHANNELS_PER_CONNECTION)
         sent = {message_data(i) for i in range(TOTAL)}
         self.assertTrue(all(data in sent for _, _, _, data in rows), "a row nobody sent")
+        # While commits were held, 4 x WINDOW publishes in flight met 2 x QUEUE places.
+        self.assertGreater(sum(p.refused for p in publishers), 0, "no storage_unavailable")
         unacked = sum(p.unacked_at_close for p in publishers)
         extra = len(rows) - TOTAL
         self.assertGreaterEqual(extra, 0)
