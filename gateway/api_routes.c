@@ -120,11 +120,13 @@ static void reply_out_of_memory(struct api_conn *c)
 static void reply_hub_error(struct api_conn *c, const struct hub_req *r)
 {
     char text[API_MESSAGE_BYTES];
+    bool publish = r->op == HUB_OP_PUBLISH || r->op == HUB_OP_ACK;
     switch ((enum proto_error)r->error) {
     case PROTO_ERR_SERVER_BUSY:
         api_reply_error(c, API_SERVER_BUSY,
-                        "the gateway holds max_channels channels; nothing was published, retry "
-                        "later");
+                        publish ? "the gateway holds max_channels channels; nothing was "
+                                  "published, retry later"
+                                : "the gateway holds max_channels channels; retry later");
         return;
     case PROTO_ERR_EPOCH_MISMATCH:
         snprintf(text, sizeof text,
@@ -135,7 +137,9 @@ static void reply_hub_error(struct api_conn *c, const struct hub_req *r)
         return;
     case PROTO_ERR_STORAGE_UNAVAILABLE:
         api_reply_error(c, API_STORAGE_UNAVAILABLE,
-                        "the message store is unavailable; nothing was published");
+                        publish ? "the message store is unavailable; nothing was published"
+                                : "the page reaches past the messages in memory and the "
+                                  "message store could not be read; retry with backoff");
         return;
     default:
         api_reply_error(c, API_INTERNAL_ERROR,

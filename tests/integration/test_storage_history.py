@@ -276,6 +276,7 @@ class StorageHistoryTest(PgGatewayMixin, ProtocolTestCase):
             status, body = await asyncio.to_thread(self.api_history, channel=channel)
             self.assertEqual(status, 503, body)
             self.assertEqual(json.loads(body)["error"], "storage_unavailable")
+            self.assertIn("message store could not be read", json.loads(body)["message"])
             j = await self.user("rejoin", caps=ALL_CAPS)
             joined = await j.join(channel, since={"offset": 5, "epoch": epoch})
             self.assertEqual((joined["recovered"], joined["messages"], joined["offset"]),
