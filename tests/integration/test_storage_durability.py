@@ -6,9 +6,10 @@ connections, each with many requests in flight, into channels of the durable nam
 `orders` spread over both workers. Meanwhile:
 
 - the writers' backends are killed with pg_terminate_backend from a separate psql
-  connection, several times (the gateway's connections carry application_name
-  `tidegate-durability`; a writer's backend is the one whose last statement is the batch
-  statement or its run registration, so the readers' links are left alone);
+  connection, several times. The gateway sets no application_name of its own, so the
+  test's postgres_url carries `application_name=tidegate-durability` (writers and readers
+  alike); a writer's backend is the one whose last statement is the batch statement or its
+  run registration, so the readers' links are left alone;
 - the writers' queues are small (postgres_queue_messages 500 per worker, less than the
   publishes in flight), so while commits are held (below) durable publishes are refused
   with storage_unavailable; those are sent again after a short pause;
