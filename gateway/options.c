@@ -199,6 +199,15 @@ const struct config_option gw_option_table[] = {
      NULL,
      "Messages per worker accepted and not yet stored; when full, durable publishes get "
      "storage_unavailable and other messages are delivered unstored."},
+    {"postgres_batch_messages", CONFIG_UINT, OPT(postgres_batch_messages), "1000", 1, 10000, NULL,
+     "A worker writes its waiting messages as one batch (one transaction) once this many wait; "
+     "larger batches store more per second, smaller ones sooner under load."},
+    {"postgres_flush_delay", CONFIG_DURATION, OPT(postgres_flush_delay_ms), "5ms", 1, SEC, NULL,
+     "... or this long after the oldest waiting message arrived: the most a message waits for "
+     "company at low rates, and most of a durable publish's ack latency then."},
+    {"postgres_retain_days", CONFIG_UINT, OPT(postgres_retain_days), "0", 0, 3650, NULL,
+     "Stored history older than this many days is dropped (a daily partition at a time, by "
+     "worker 0's hourly upkeep, which also creates the next days' partitions); 0: keep all."},
 
     /* Redis user status: docs/storage.md */
     {"redis_url", CONFIG_STRING, OPT(redis_url), "", 0, 0, NULL,

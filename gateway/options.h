@@ -93,6 +93,9 @@ struct gw_options {
     char *postgres_url;               /* never NULL after defaults; "" = no database */
     bool postgres_migrate;            /* apply storage/migrations/ at start */
     uint64_t postgres_queue_messages; /* per worker: accepted and not yet stored */
+    uint64_t postgres_batch_messages; /* a batch is written at this many waiting ... */
+    uint64_t postgres_flush_delay_ms; /* ... or this long after the oldest arrived */
+    uint64_t postgres_retain_days;    /* daily history partitions dropped after; 0 = keep */
 
     /* Redis user status (docs/storage.md): one user_status per worker when set. */
     char *redis_url;               /* never NULL after defaults; "" = user status off */

@@ -37,6 +37,12 @@ static const struct storage_desc storage_plain[] = {
     {"tidegate_storage_batches_total", "counter", "Batches committed.", FIELD(batches_total)},
     {"tidegate_storage_write_errors_total", "counter",
      "Batch attempts that failed and were retried.", FIELD(batch_errors_total)},
+    {"tidegate_storage_maintain_total", "counter",
+     "Partition upkeep runs (worker 0, hourly and at each new link: partitions for the next "
+     "days, postgres_retain_days).",
+     FIELD(maintain_total)},
+    {"tidegate_storage_maintain_errors_total", "counter", "Partition upkeep runs that failed.",
+     FIELD(maintain_errors_total)},
     {"tidegate_storage_queue_messages", "gauge", "Messages queued, in flight included.",
      FIELD(queue_messages)},
     {"tidegate_storage_queue_bytes", "gauge", "Field bytes of the queued messages.",

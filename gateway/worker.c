@@ -33,6 +33,7 @@ enum {
     WORKER_WAIT_OVERFLOW_MS = 1,       /* items held back for a full ring: retry soon */
     WORKER_MAILBOX_BATCH = 1024,       /* items taken per ring pass, then the flush runs */
     WORKER_STORAGE_STOP_MIN_MS = 1000, /* the writer's last batch, even past the deadline */
+    WORKER_STORAGE_MAINTAIN_MS = 3600 * 1000, /* worker 0: partitions ahead and retention */
 };
 
 /* Arms the multishot accept of the ws listener, or of the wss one when `tls`. */
@@ -287,9 +288,19 @@ static int worker_storage_init(struct worker *w)
     pg_writer_config_defaults(&cfg);
     cfg.conninfo = o->postgres_url;
     cfg.label = label;
+    char writer_name[48], reader_name[48];
+    snprintf(writer_name, sizeof writer_name, "tidegate writer %u", w->index);
+    snprintf(reader_name, sizeof reader_name, "tidegate reader %u", w->index);
+    cfg.application_name = writer_name;
     cfg.queue_messages_max = (uint32_t)o->postgres_queue_messages;
+    cfg.batch_messages_max = (uint32_t)o->postgres_batch_messages;
+    cfg.flush_delay_ms = (uint32_t)o->postgres_flush_delay_ms;
     if (cfg.batch_messages_max > cfg.queue_messages_max) /* a small queue: smaller batches */
         cfg.batch_messages_max = cfg.queue_messages_max;
+    if (w->index == 0) { /* partition upkeep: one worker is enough (docs/storage.md) */
+        cfg.maintain_interval_ms = WORKER_STORAGE_MAINTAIN_MS;
+        cfg.retain_days = (uint32_t)o->postgres_retain_days;
+    }
     w->pg = malloc(sizeof *w->pg);
     if (w->pg == NULL) {
         snprintf(w->start_error, sizeof w->start_error, "out of memory for the batch writer");
@@ -306,6 +317,7 @@ static int worker_storage_init(struct worker *w)
     struct pg_reader_config rcfg;
     pg_reader_config_defaults(&rcfg);
     rcfg.conninfo = o->postgres_url;
+    rcfg.application_name = reader_name;
     /* A join's stored replay is one read (gateway/hub_stored.c): room for the largest.
      * recovery_max_messages is at most 100000 (options.c), the reader's own limit. */
     if (o->recovery_max_messages > rcfg.page_rows_max)

@@ -121,7 +121,15 @@ static void pg_conn_start(struct pg_conn *c)
 {
     assert(c->pg == NULL && !pg_conn_busy(c));
     c->start_pending = false;
-    c->pg = PQconnectStart(c->conninfo);
+    if (c->application_name != NULL) {
+        /* The connection string is expanded in place of dbname; what it sets wins over the
+         * fallback. */
+        const char *const keywords[] = {"dbname", "fallback_application_name", NULL};
+        const char *const values[] = {c->conninfo, c->application_name, NULL};
+        c->pg = PQconnectStartParams(keywords, values, 1);
+    } else {
+        c->pg = PQconnectStart(c->conninfo);
+    }
     if (c->pg == NULL) {
         pg_conn_attempt_failed(c, "out of memory for a libpq connection");
         return;
@@ -158,7 +166,12 @@ int pg_conn_init(struct pg_conn *c, struct loop *loop, unsigned tag,
     }
     PQconninfoFree(parsed);
     c->conninfo = strdup(conninfo);
-    if (c->conninfo == NULL) {
+    if (params->application_name != NULL)
+        c->application_name = strdup(params->application_name);
+    if (c->conninfo == NULL || (params->application_name != NULL && c->application_name == NULL)) {
+        free(c->conninfo);
+        free(c->application_name);
+        c->conninfo = c->application_name = NULL;
         snprintf(err, PG_CONN_ERROR_BYTES, "out of memory");
         return -1;
     }
@@ -381,4 +394,6 @@ void pg_conn_free(struct pg_conn *c)
     assert(c->state == PG_CONN_CLOSED);
     free(c->conninfo);
     c->conninfo = NULL;
+    free(c->application_name);
+    c->application_name = NULL;
 }

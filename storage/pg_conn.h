@@ -42,12 +42,15 @@ struct pg_conn_ops {
 };
 
 struct pg_conn_params {
-    const char *name;            /* for logs: "writer", "reader" (static string) */
-    const char *conninfo;        /* libpq keyword/value string or URI; copied */
-    uint32_t connect_timeout_ms; /* one attempt: TCP, TLS, startup and authentication */
-    uint32_t reply_timeout_ms;   /* a sync group unanswered this long means a dead link */
-    uint32_t backoff_min_ms;     /* first wait after a failure */
-    uint32_t backoff_max_ms;     /* the doubling stops here */
+    const char *name;             /* for logs: "writer", "reader" (static string) */
+    const char *conninfo;         /* libpq keyword/value string or URI; copied */
+    const char *application_name; /* libpq fallback_application_name: how the link shows in
+                                     pg_stat_activity unless conninfo sets application_name;
+                                     copied; NULL for none */
+    uint32_t connect_timeout_ms;  /* one attempt: TCP, TLS, startup and authentication */
+    uint32_t reply_timeout_ms;    /* a sync group unanswered this long means a dead link */
+    uint32_t backoff_min_ms;      /* first wait after a failure */
+    uint32_t backoff_max_ms;      /* the doubling stops here */
 };
 
 /* The owner of one poll operation: the connection has one for reading, one for writing. */
@@ -65,7 +68,8 @@ struct pg_conn {
     const struct pg_conn_ops *ops;
     void *owner;
     const char *name;
-    char *conninfo; /* owned */
+    char *conninfo;         /* owned */
+    char *application_name; /* owned; NULL for none */
     uint32_t connect_timeout_ms, reply_timeout_ms, backoff_min_ms, backoff_max_ms;
     uint32_t backoff_ms;             /* the next wait */
     uint32_t failures;               /* consecutive failed attempts or links that never answered */

@@ -347,7 +347,7 @@ int pg_reader_init(struct pg_reader *r, struct loop *loop, unsigned tag,
     }
     r->loop = loop;
     r->cfg = *cfg;
-    r->cfg.conninfo = NULL;
+    r->cfg.conninfo = r->cfg.application_name = NULL; /* copied by pg_conn_init */
     r->reqs = calloc(cfg->requests_max, sizeof *r->reqs);
     r->rows = calloc((size_t)cfg->page_rows_max + 1, sizeof *r->rows);
     tw_timer_init(&r->request_timer);
@@ -356,6 +356,7 @@ int pg_reader_init(struct pg_reader *r, struct loop *loop, unsigned tag,
     struct pg_conn_params params = {
         .name = "reader",
         .conninfo = cfg->conninfo,
+        .application_name = cfg->application_name,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         /* A slow page is answered TIMEOUT on its own; a link silent for twice that is dead. */
         .reply_timeout_ms = cfg->request_timeout_ms * 2,

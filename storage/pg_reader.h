@@ -26,13 +26,14 @@
 #include "storage/pg_metrics.h"
 
 struct pg_reader_config {
-    const char *conninfo;        /* libpq connection string; copied */
-    uint32_t requests_max;       /* waiting or in flight (default 1024; 1..65536) */
-    uint32_t request_timeout_ms; /* answered with PG_READ_TIMEOUT after this (default 5000) */
-    uint32_t page_rows_max;      /* the largest `limit` of a history read (default 1000) */
-    uint32_t connect_timeout_ms; /* default 5000 */
-    uint32_t backoff_min_ms;     /* default 100 */
-    uint32_t backoff_max_ms;     /* default 5000 */
+    const char *conninfo;         /* libpq connection string; copied */
+    const char *application_name; /* in pg_stat_activity unless conninfo names one; or NULL */
+    uint32_t requests_max;        /* waiting or in flight (default 1024; 1..65536) */
+    uint32_t request_timeout_ms;  /* answered with PG_READ_TIMEOUT after this (default 5000) */
+    uint32_t page_rows_max;       /* the largest `limit` of a history read (default 1000) */
+    uint32_t connect_timeout_ms;  /* default 5000 */
+    uint32_t backoff_min_ms;      /* default 100 */
+    uint32_t backoff_max_ms;      /* default 5000 */
 };
 
 void pg_reader_config_defaults(struct pg_reader_config *c);

@@ -549,7 +549,7 @@ int pg_writer_init(struct pg_writer *w, struct loop *loop, unsigned tag,
         snprintf(err, PG_CONN_ERROR_BYTES, "storage writer: out of memory");
         return -1;
     }
-    w->cfg.conninfo = w->cfg.label = NULL; /* not kept: the copies are in conn and label */
+    w->cfg.conninfo = w->cfg.label = w->cfg.application_name = NULL; /* copies: conn, label */
     w->retry_backoff_ms = cfg->backoff_min_ms;
     /* An array holds at most a round's bytes (batch_bytes_max, or one message of up to
      * queue_bytes_max) plus 20 bytes of header and 12 per element. */
@@ -570,6 +570,7 @@ int pg_writer_init(struct pg_writer *w, struct loop *loop, unsigned tag,
     struct pg_conn_params params = {
         .name = "writer",
         .conninfo = cfg->conninfo,
+        .application_name = cfg->application_name,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .reply_timeout_ms = cfg->reply_timeout_ms,
         .backoff_min_ms = cfg->backoff_min_ms,

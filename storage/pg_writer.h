@@ -40,6 +40,7 @@
 struct pg_writer_config {
     const char *conninfo;          /* libpq connection string; copied */
     const char *label;             /* this writer in tidegate_writer_runs ("host/worker 1") */
+    const char *application_name;  /* in pg_stat_activity unless conninfo names one; or NULL */
     uint32_t batch_messages_max;   /* flush at this many waiting (default 1000; 1..10000) */
     uint32_t batch_bytes_max;      /* ... or this many bytes (default 4 MiB) */
     uint32_t flush_delay_ms;       /* ... or this long after the oldest arrived (default 5) */
