@@ -43,7 +43,11 @@ struct api_conn;
 struct conn;
 struct worker;
 
-enum { HUB_EPOCH_BYTES = 12, HUB_ID_BYTES_MAX = PROTO_ID_BYTES_MAX + 2 };
+enum {
+    HUB_EPOCH_BYTES = 12,
+    HUB_ID_BYTES_MAX = PROTO_ID_BYTES_MAX + 2,
+    HUB_FORGOTTEN_BITS = 1 << 16, /* struct hub's filter of forgotten channels: 8 KiB */
+};
 
 enum sub_state {
     SUB_PENDING, /* JOIN sent; nothing is delivered until JOINED */
@@ -138,6 +142,11 @@ struct hub {
      * them is answered, so that a read never misses one that left the ring unstored yet. */
     uint64_t store_handed, store_answered;
     struct stored_wait *store_waiting, *store_waiting_tail;
+    /* Channels this worker forgot during this run, one bit per name hash modulo
+     * HUB_FORGOTTEN_BITS (a filter: a set bit may be another channel's). A channel whose bit
+     * is clear has never been owned in this run, so nothing of it can be in the writer's
+     * queue: its stored stream can be resumed even while the queue is busy (hub_owner.c). */
+    uint64_t forgotten[HUB_FORGOTTEN_BITS / 64];
 };
 
 int hub_init(struct hub *h, struct worker *w);

@@ -75,15 +75,31 @@ static struct chan *chan_find(struct hub *h, uint64_t hash, const char *name, si
 static void owner_on_resume(void *cookie, enum pg_read_status status,
                             const struct pg_resume_state *state);
 
+static bool forgotten_test(const struct hub *h, uint64_t hash)
+{
+    uint64_t bit = hash % HUB_FORGOTTEN_BITS;
+    return (h->forgotten[bit / 64] >> (bit % 64)) & 1;
+}
+
+static void forgotten_set(struct hub *h, uint64_t hash)
+{
+    uint64_t bit = hash % HUB_FORGOTTEN_BITS;
+    h->forgotten[bit / 64] |= UINT64_C(1) << (bit % 64);
+}
+
 /* With a database, a new channel first reads where its stored stream ended (docs/storage.md,
- * "Restart"). Only when everything this worker accepted so far is stored and nothing was
+ * "Restart"). A channel this worker has not owned before in this run has nothing of its own
+ * in the writer's queue, so its stored state is complete: it resumes whatever the queue
+ * holds. One that was owned and forgotten in this run (or shares its filter bit with one)
+ * resumes only when everything this worker accepted so far is stored and nothing was
  * refused: otherwise the stored state may be behind offsets already handed out, and the
  * channel keeps the new epoch it was given. */
 static void chan_start_resume(struct hub *h, struct chan *c)
 {
     struct worker *w = h->worker;
-    if (w->pg_reader == NULL || w->pg == NULL || w->pg->count > 0 || w->pg->lossy ||
-        w->pg->stopping)
+    if (w->pg_reader == NULL || w->pg == NULL || w->pg->stopping)
+        return;
+    if (forgotten_test(h, c->node.hash) && (w->pg->count > 0 || w->pg->lossy))
         return;
     if (pg_reader_resume(w->pg_reader, c->name, c->name_len, w->pg->run_id, owner_on_resume, c) ==
         0)
@@ -184,6 +200,7 @@ static void chan_maybe_forget(struct hub *h, struct chan *c)
     if (c->hist.count > 0)
         return;
     struct worker *w = h->worker;
+    forgotten_set(h, c->node.hash);
     hmap_remove(&h->owned, &c->node);
     atomic_fetch_sub(&w->shared->channels_open, 1);
     gw_metric_sub(&w->metrics->channels, 1);

@@ -15,7 +15,8 @@ durable; the default namespace is not. The writer's queue is small (postgres_que
   Database back: the waiting durable publishes are acknowledged in order, every one of them
   stored once, new durable publishes succeed, both writers reconnect by themselves and
   non-durable messages are stored again.
-- A restart after a clean stop continues each channel's epoch at the next offset.
+- A restart after a clean stop continues each channel's epoch at the next offset, also for
+  channels first touched while both writers have other channels' messages queued.
 - /metrics shows each worker's writer (tidegate_storage_*), in a strictly parsed scrape."""
 
 import asyncio
@@ -29,6 +30,12 @@ from tidegate_client import ALL_CAPS, ProtocolTestCase, check_error, scenario  #
 from tidegate_pg import PgGatewayMixin  # noqa: E402
 
 QUEUE = 20
+# Held by another session: inserts into the history wait (so the writers' queues stay busy),
+# reads go on.
+FREEZE_SQL = ("BEGIN; LOCK TABLE tidegate_history IN EXCLUSIVE MODE; "
+              "SELECT pg_sleep(3.0); COMMIT;")
+FROZEN_SQL = ("SELECT count(*) FROM pg_locks WHERE relation = 'tidegate_history'::regclass "
+              "AND mode = 'ExclusiveLock' AND granted")
 OUTAGE_S = 10.0  # the database is stopped this long (issue 6)
 # Data sent as raw JSON text: stored in a json column, which keeps the text as sent.
 SAMPLES = ('{"text":"hello"}', '[1, 2.50, "\\u00e9t\\u00e9", null]', '"caf\u00e9 \u2603"',
@@ -178,6 +185,41 @@ class StorageGatewayTest(PgGatewayMixin, ProtocolTestCase):
         got = self.wait_rows(channels[0], 4)
         self.assertEqual([int(r[1]) for r in got], [1, 2, 3, 4])
         self.assertEqual({r[0] for r in got}, {before[channels[0]]["epoch"]})
+
+    @scenario(timeout_s=60.0)
+    async def test_restart_keeps_epochs_while_the_writers_are_busy(self):
+        """After a restart, a channel first touched while its worker's writer still has other
+        channels' messages queued (a batch waits on a table lock) continues its stored epoch:
+        it was not owned before in this run, so nothing of it can be in the queue."""
+        self.restart_server()  # a run without the outage test's refusals
+        c = await self.user("hana", caps=ALL_CAPS)
+        names = [f"plain-busy-{os.getpid()}-{i}" for i in range(6)]
+        before = {}
+        for channel in names:
+            before[channel] = await c.publish(channel, data="before", timeout=30.0)
+        await c.close()
+        self.restart_server()
+        c = await self.user("hana", caps=ALL_CAPS)
+        freeze = asyncio.create_task(asyncio.to_thread(self.pg.query, FREEZE_SQL))
+        try:
+            while (await asyncio.to_thread(self.pg.query, FROZEN_SQL)) != [["1"]]:
+                await asyncio.sleep(0.01)
+            # Fill both workers' queues: their batches wait for the lock.
+            i = 0
+            while True:
+                m = self.server.metrics()
+                if all(m.value("tidegate_storage_queue_messages", worker=w) > 0
+                       for w in ("0", "1")):
+                    break
+                self.assertLess(i, 200, "could not get both writers' queues busy")
+                await c.publish(f"plain-filler-{os.getpid()}-{i}", data=i, timeout=30.0)
+                i += 1
+            for channel in names:
+                joined = await c.join(channel)
+                self.assertEqual((joined["epoch"], joined["offset"]),
+                                 (before[channel]["epoch"], 1), channel)
+        finally:
+            await freeze
 
 
 if __name__ == "__main__":
