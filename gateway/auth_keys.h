@@ -1,6 +1,8 @@
 /* Loading the JWT keys and policy from the options (docs/configuration.md, "Client
- * authentication"): each `kid:alg:path` item of jwt_keys becomes one key of a key set, read
- * from its file once at start.
+ * authentication"): each `kid:alg:SOURCE` item of jwt_keys becomes one key of a key set, read
+ * once at start from its source: a file path, `env:VARIABLE` (the same bytes from the
+ * environment, used as they are) or `base64:KEY` (inline: the secret's bytes or the public
+ * key's DER, standard or URL-safe base64, padding optional).
  *
  * Key files: an hs256 file holds the HMAC secret's bytes, used as they are. When the file is
  * one line of printable ASCII (bytes 0x20-0x7e, and tab) ending in "\n" or "\r\n", that

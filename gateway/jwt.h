@@ -207,6 +207,11 @@ int jwt_keyset_add_hmac(struct jwt_keyset *ks, const char *kid, const uint8_t *s
 int jwt_keyset_add_pem(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, const char *pem,
                        size_t len, char err[JWT_KEY_ERROR_BYTES]);
 
+/* The same from the DER bytes of the public key (SubjectPublicKeyInfo, or PKCS#1
+ * RSAPublicKey for RS256), at most JWT_KEY_DER_BYTES_MAX. */
+int jwt_keyset_add_der(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, const uint8_t *der,
+                       size_t len, char err[JWT_KEY_ERROR_BYTES]);
+
 /* Verifies `token` (`len` bytes, no NUL needed) against the key set and the policy at time
  * now_s (seconds since the epoch, >= 0) and fills *out. Returns JWT_OK or the first rule
  * broken, in the order of the list at the top of this file. */

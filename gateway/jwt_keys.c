@@ -132,7 +132,7 @@ static int key_check_rsa(const uint8_t *der, size_t len, const char *kid, char *
     if (ret == 0)
         ret = idx == len ? wc_RsaFlattenPublicKey(&rsa, e, &e_len, n, &n_len) : -1;
     if (wc_FreeRsaKey(&rsa) != 0 || ret != 0 || n_len == 0 || e_len == 0 || n[0] == 0)
-        return key_fail(err, JWT_ALG_RS256, kid, "the PEM does not hold an RSA public key");
+        return key_fail(err, JWT_ALG_RS256, kid, "the key is not an RSA public key");
     unsigned bits = (unsigned)(n_len - 1) * 8 + (unsigned)(32 - __builtin_clz(n[0]));
     if (bits < JWT_RSA_BITS_MIN || bits > JWT_RSA_BITS_MAX) {
         return key_fail(err, JWT_ALG_RS256, kid, "the RSA key has %u bits; %d to %d are accepted",
@@ -155,11 +155,25 @@ static int key_check_ec(const uint8_t *der, size_t len, const char *kid, char *e
     bool p256 = decoded && wc_ecc_get_curve_id(ecc.idx) == ECC_SECP256R1;
     bool valid = p256 && wc_ecc_check_key(&ecc) == 0;
     if (wc_ecc_free(&ecc) != 0 || !decoded)
-        return key_fail(err, JWT_ALG_ES256, kid, "the PEM does not hold an EC public key");
+        return key_fail(err, JWT_ALG_ES256, kid, "the key is not an EC public key");
     if (!valid) {
         return key_fail(err, JWT_ALG_ES256, kid, "the EC key is %s",
                         p256 ? "not a valid P-256 point" : "not on curve P-256 (prime256v1)");
     }
+    return 0;
+}
+
+/* Checks the DER public key in key->material (len bytes) for `alg` and counts the key in.
+ * Returns 0, or -1 with err (the slot stays free). */
+static int key_commit(struct jwt_keyset *ks, struct jwt_key *key, enum jwt_alg alg, const char *kid,
+                      size_t len, char *err)
+{
+    int ret = alg == JWT_ALG_RS256 ? key_check_rsa(key->material, len, kid, err)
+                                   : key_check_ec(key->material, len, kid, err);
+    if (ret != 0)
+        return -1;
+    key->material_len = len;
+    ks->count++;
     return 0;
 }
 
@@ -185,13 +199,25 @@ int jwt_keyset_add_pem(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg,
                         "certificate, give the public key: openssl pkey -pubout, openssl x509 "
                         "-pubkey -noout)");
     }
-    int ret = alg == JWT_ALG_RS256 ? key_check_rsa(key->material, (size_t)der_len, kid, err)
-                                   : key_check_ec(key->material, (size_t)der_len, kid, err);
-    if (ret != 0)
+    return key_commit(ks, key, alg, kid, (size_t)der_len, err);
+}
+
+int jwt_keyset_add_der(struct jwt_keyset *ks, const char *kid, enum jwt_alg alg, const uint8_t *der,
+                       size_t len, char err[JWT_KEY_ERROR_BYTES])
+{
+    assert(ks != NULL && err != NULL && (unsigned)alg < JWT_ALG_COUNT);
+    assert(der != NULL || len == 0);
+    if (alg == JWT_ALG_HS256)
+        return key_fail(err, alg, kid, "HS256 takes a secret, not a public key");
+    struct jwt_key *key = key_slot(ks, kid, alg, err);
+    if (key == NULL)
         return -1;
-    key->material_len = (size_t)der_len;
-    ks->count++;
-    return 0;
+    if (len == 0 || len > sizeof(key->material)) {
+        return key_fail(err, alg, kid, "the DER key has %zu bytes; expected 1 to %zu", len,
+                        sizeof(key->material));
+    }
+    memcpy(key->material, der, len);
+    return key_commit(ks, key, alg, kid, len, err);
 }
 
 /* ---- signatures ---- */

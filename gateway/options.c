@@ -78,8 +78,11 @@ const struct config_option gw_option_table[] = {
 
     /* Client authentication: docs/protocol.md 3 */
     {"jwt_keys", CONFIG_LIST, OPT(jwt_keys), "", 0, 0, NULL,
-     "Keys that verify client tokens, at most 16, each kid:alg:path with alg hs256, rs256 or "
-     "es256 and a file holding the HMAC secret (at least 32 bytes) or a PEM public key."},
+     "Keys that verify client tokens, at most 16, each kid:alg:SOURCE with alg hs256, rs256 or "
+     "es256; SOURCE is a file path (the HMAC secret, at least 32 bytes, or a PEM public key), "
+     "env:VARIABLE (the same, from the environment) or base64:KEY (the secret's bytes or the "
+     "public key's DER, inline).",
+     NULL, CONFIG_SECRET},
     {"jwt_audience", CONFIG_STRING, OPT(jwt_audience), "", 0, 0, NULL,
      "When set, a token's aud must be or contain it; empty does not check aud."},
     {"jwt_issuer", CONFIG_STRING, OPT(jwt_issuer), "", 0, 0, NULL,

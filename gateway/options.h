@@ -40,7 +40,7 @@ struct gw_options {
 
     /* Client authentication (docs/protocol.md 3). gateway/auth_keys.h turns these into a
      * key set and a policy. */
-    struct config_list jwt_keys; /* "kid:alg:path" items, at most JWT_KEYS_MAX (16) */
+    struct config_list jwt_keys; /* "kid:alg:SOURCE" items, at most JWT_KEYS_MAX (16) */
     char *jwt_audience;          /* never NULL after defaults; "" = `aud` not checked */
     char *jwt_issuer;            /* never NULL after defaults; "" = `iss` not checked */
     uint64_t jwt_leeway_ms;      /* 0..5 min; used in whole seconds */

@@ -16,7 +16,7 @@ from tidegate_client import (ALL_CAPS, ProtocolTestCase, check_disconnect,  # no
                              check_error, check_message, raw_next_json, raw_send_json,
                              scenario)
 from tidegate_harness import Close  # noqa: E402
-from tidegate_tokens import (OTHER_SECRET, b64url, expires_at_ms, make_token,  # noqa: E402
+from tidegate_tokens import (OTHER_SECRET, SECRET, b64url, expires_at_ms, make_token,  # noqa: E402
                              sign, unsigned_token)
 
 AUDIENCE = "chat.example.com"
@@ -160,6 +160,22 @@ class TestTokens(ProtocolTestCase):
         await c.send({"type": "connect"})
         await c.expect_disconnect(4001, "auth_failed", reconnect=False)
 
+
+
+class TestInlineKey(ProtocolTestCase):
+    """jwt_keys given inline (base64:) instead of a file: tokens signed with that secret
+    connect, others get 4001."""
+    jwt = False
+    server_args = ("--jwt-keys",
+                   "main:hs256:base64:" + b64url(SECRET))  # URL-safe alphabet, no padding
+
+    @scenario()
+    async def test_an_inline_secret_verifies_tokens(self):
+        c = await self.user("alice")
+        self.assertEqual(c.connected["user_id"], "alice")
+        c = await self.open(label="wrong secret")
+        await c.send_request("connect", 1, token=make_token("bob", secret=OTHER_SECRET))
+        await c.expect_disconnect(4001, "auth_failed", reconnect=False)
 
 class TestAnonymous(ProtocolTestCase):
     server_args = ("--allow-anonymous",

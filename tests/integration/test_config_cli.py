@@ -200,16 +200,19 @@ class TestChannelConfiguration(ConfigFiles):
                      "namespace.prices.slow_consumer = skip",
                      "namespace.prices.history_size = 0", "namespace.default.history_size = 100",
                      "namespace.team-7.history_size = 3", "namespace.team-7.typing = true",
-                     f'jwt_keys = "main:hs256:{key}"', 'jwt_audience = "chat.example.com"',
+                     'jwt_keys = "***"', 'jwt_audience = "chat.example.com"',
                      'api_keys = "***"'):
             self.assertIn(line + "\n", out)
         self.assertNotIn(api_key, out + result.stderr, "API keys are never printed")
-        # what --check-config prints loads back (the API key aside, which it hides)
-        printed = self.write_config(out.replace('api_keys = "***"', ""))
+        self.assertNotIn(key, out + result.stderr, "jwt_keys (they may be inline) are never printed")
+        # what --check-config prints loads back (the keys aside, which it hides)
+        printed = self.write_config(out.replace('api_keys = "***"', "")
+                                    .replace('jwt_keys = "***"', ""))
         again = run_binary("--check-config", printed)
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertEqual(again.stdout.split("\n", 1)[1], out.split("\n", 1)[1]
-                         .replace('api_keys = "***"', 'api_keys = ""'))
+                         .replace('api_keys = "***"', 'api_keys = ""')
+                         .replace('jwt_keys = "***"', 'jwt_keys = ""'))
 
     def test_durable_namespace_is_refused_without_postgres_url(self):
         path = self.write_config("namespace.orders.durable = true\n")

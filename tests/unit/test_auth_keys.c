@@ -1,7 +1,8 @@
 /* JWT keys as an operator configures them: `jwt_keys = kid:alg:path` items whose files are
- * read at start, with the committed test keys (tests/unit/jwt_keys/) and secrets written
- * here; a loaded key set verifies the generated test tokens; every way of getting an item or
- * a file wrong is refused with a sentence naming the option, the item and the reason. */
+ * read at start, `kid:alg:env:NAME` from the environment and `kid:alg:base64:KEY` inline,
+ * with the committed test keys (tests/unit/jwt_keys/) and secrets written here; a loaded key set
+ * verifies the generated test tokens; every way of getting an item or a file wrong is refused with
+ * a sentence naming the option, the item and the reason. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -269,7 +270,7 @@ static void unsuitable_pem_files_are_refused_with_the_reason(void **state)
     snprintf(item, sizeof item, "e:es256:%s/ec384_public.pem", f->keys_dir);
     assert_item_refused(f, item, "ES256 key e: the EC key is not on curve P-256");
     snprintf(item, sizeof item, "e:es256:%s/rsa_public.pem", f->keys_dir);
-    assert_item_refused(f, item, "ES256 key e: the PEM does not hold an EC public key");
+    assert_item_refused(f, item, "ES256 key e: the key is not an EC public key");
     snprintf(item, sizeof item, "h:hs256:%s/make_tokens.py", f->keys_dir); /* > 514 bytes */
     assert_item_refused(f, item, "make_tokens.py is larger than 514 bytes");
 }
@@ -279,7 +280,9 @@ static void unsuitable_pem_files_are_refused_with_the_reason(void **state)
 static void items_not_of_the_form_kid_alg_path_are_refused(void **state)
 {
     struct fixture *f = *state;
-    assert_item_refused(f, "main", "expected kid:alg:path, e.g. main:hs256:/etc/tidegate/jwt.key");
+    assert_item_refused(f, "main",
+                        "expected kid:alg:path, kid:alg:env:VARIABLE or kid:alg:base64:KEY, e.g. "
+                        "main:hs256:/etc/tidegate/jwt.key");
     assert_item_refused(f, "main:hs256", "expected kid:alg:path");
     assert_item_refused(f, "main:hs512:/etc/k",
                         "the algorithm \"hs512\" is not one of hs256, rs256, es256");
@@ -308,6 +311,114 @@ static void a_kid_the_key_set_refuses_is_reported_with_the_item(void **state)
     assert_int_equal(f->ks.count, 0); /* the first key is wiped too */
     snprintf(item, sizeof item, "\x01:hs256:%s", path);
     assert_item_refused(f, item, "a key id is printable ASCII without spaces");
+}
+
+/* The base64 body of a PEM file (its DER, standard alphabet), in out. */
+static void pem_body(const struct fixture *f, const char *name, char *out, size_t cap)
+{
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/%s", f->keys_dir, name);
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    size_t len = 0;
+    while (fgets(line, sizeof line, in) != NULL) {
+        if (strncmp(line, "-----", 5) == 0)
+            continue;
+        size_t n = strcspn(line, "\r\n");
+        assert_true(len + n < cap);
+        memcpy(out + len, line, n);
+        len += n;
+    }
+    fclose(in);
+    out[len] = '\0';
+}
+
+static void keys_from_the_environment_verify_tokens(void **state)
+{
+    struct fixture *f = *state;
+    char pem[4096], path[600];
+    snprintf(path, sizeof path, "%s/ec_public.pem", f->keys_dir);
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    size_t len = fread(pem, 1, sizeof pem - 1, in);
+    fclose(in);
+    pem[len] = '\0';
+    assert_int_equal(setenv("TIDEGATE_TEST_HS", JWT_TEST_HS_SECRET, 1), 0);
+    assert_int_equal(setenv("TIDEGATE_TEST_EC", pem, 1), 0);
+    set_keys(f, ":hs256:env:TIDEGATE_TEST_HS, ec-1:es256:env:TIDEGATE_TEST_EC");
+    assert_loads(f);
+    assert_int_equal(f->ks.count, 2);
+    assert_int_equal(verify(f, JWT_TOKEN_HS256_VALID), JWT_OK);
+    assert_int_equal(verify(f, JWT_TOKEN_ES256_VALID), JWT_OK);
+    jwt_keyset_free(&f->ks);
+    /* a variable's bytes are the secret as they are: a trailing line break is part of it */
+    assert_int_equal(setenv("TIDEGATE_TEST_HS", JWT_TEST_HS_SECRET "\n", 1), 0);
+    set_keys(f, ":hs256:env:TIDEGATE_TEST_HS");
+    assert_loads(f);
+    assert_int_equal(verify(f, JWT_TOKEN_HS256_VALID), JWT_ERR_BAD_SIGNATURE);
+    jwt_keyset_free(&f->ks);
+    assert_int_equal(unsetenv("TIDEGATE_TEST_HS"), 0);
+    assert_item_refused(f, "k:hs256:env:TIDEGATE_TEST_HS",
+                        "the environment variable TIDEGATE_TEST_HS is not set");
+    assert_int_equal(setenv("TIDEGATE_TEST_HS", "", 1), 0);
+    assert_item_refused(f, "k:hs256:env:TIDEGATE_TEST_HS", "holds 0 bytes; expected 1 to");
+    assert_item_refused(f, "k:hs256:env:", "env: needs the name of an environment variable");
+    assert_item_refused(f, "k:hs256:env:9X", "env: needs the name of an environment variable");
+    assert_item_refused(f, "k:hs256:env:A-B", "env: needs the name of an environment variable");
+    assert_int_equal(setenv("TIDEGATE_TEST_EC", "not a key", 1), 0);
+    assert_item_refused(f, "k:es256:env:TIDEGATE_TEST_EC",
+                        "environment variable TIDEGATE_TEST_EC: ES256 key k: no \"BEGIN PUBLIC "
+                        "KEY\" block found");
+    unsetenv("TIDEGATE_TEST_HS");
+    unsetenv("TIDEGATE_TEST_EC");
+}
+
+static void inline_base64_keys_verify_tokens(void **state)
+{
+    struct fixture *f = *state;
+    char rsa[2048], ec[512], value[4096];
+    pem_body(f, "rsa_public.pem", rsa, sizeof rsa);
+    pem_body(f, "ec_public.pem", ec, sizeof ec);
+    /* the EC key in the URL-safe alphabet without padding: both are accepted */
+    for (char *p = ec; *p != '\0'; p++)
+        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    ec[strcspn(ec, "=")] = '\0';
+    /* base64 of JWT_TEST_HS_SECRET */
+    snprintf(value, sizeof value,
+             ":hs256:base64:dGlkZWdhdGUtdGVzdC1oczI1Ni1zZWNyZXQtMDEyMzQ1Njc4OQ==, "
+             "rsa-1:rs256:base64:%s, ec-1:es256:base64:%s",
+             rsa, ec);
+    set_keys(f, value);
+    assert_loads(f);
+    assert_int_equal(f->ks.count, 3);
+    assert_int_equal(verify(f, JWT_TOKEN_HS256_VALID), JWT_OK);
+    assert_int_equal(verify(f, JWT_TOKEN_RS256_VALID), JWT_OK);
+    assert_int_equal(verify(f, JWT_TOKEN_ES256_VALID), JWT_OK);
+    assert_int_equal(verify(f, JWT_TOKEN_HS256_CONFUSION_KID), JWT_ERR_ALG_MISMATCH);
+}
+
+static void bad_inline_keys_are_refused_without_showing_them(void **state)
+{
+    struct fixture *f = *state;
+    char err[CONFIG_ERROR_BYTES];
+    const char *items[][2] = {
+        {"s:hs256:base64:c2VjcmV0*c2VjcmV0", "base64: is not valid base64"},
+        {"s:hs256:base64:", "base64: is followed by nothing"},
+        {"s:hs256:base64:c2hvcnQ", "HS256 key s:"}, /* "short": below the minimum length */
+        {"s:rs256:base64:c2VjcmV0c2VjcmV0", "RS256 key s:"},
+        {"s:es256:base64:c2VjcmV0 c2VjcmV0", "base64: is not valid base64"},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        set_keys(f, items[i][0]);
+        assert_int_equal(load(f, err), -1);
+        if (strncmp(err, "jwt_keys item \"s:", 17) != 0 || strstr(err, items[i][1]) == NULL)
+            fail_msg("%s: got \"%s\"", items[i][0], err);
+        const char *key = strstr(items[i][0], "base64:") + 7;
+        if (key[0] != '\0' && strstr(err, key) != NULL)
+            fail_msg("the error shows the inline key: %s", err);
+        assert_non_null(strstr(err, "base64:...\""));
+        assert_int_equal(f->ks.count, 0);
+    }
 }
 
 static void missing_unreadable_empty_and_special_files_are_refused(void **state)
@@ -372,6 +483,9 @@ int main(void)
         AUTH_TEST(items_not_of_the_form_kid_alg_path_are_refused),
         AUTH_TEST(a_kid_the_key_set_refuses_is_reported_with_the_item),
         AUTH_TEST(missing_unreadable_empty_and_special_files_are_refused),
+        AUTH_TEST(keys_from_the_environment_verify_tokens),
+        AUTH_TEST(inline_base64_keys_verify_tokens),
+        AUTH_TEST(bad_inline_keys_are_refused_without_showing_them),
         AUTH_TEST(more_than_16_keys_are_refused),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
