@@ -23,15 +23,7 @@
 
 #include "core/config.h"
 #include "gateway/namespace.h"
-
-/* Not assert(): release builds define NDEBUG, and a fuzz check must never be compiled out. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 enum { FUZZ_LINE_BYTES_MAX = 16384 };
 

@@ -22,15 +22,7 @@
 
 #include "core/json.h"
 #include "core/utf8.h"
-
-/* Not assert(): release builds define NDEBUG, and a fuzz check must never be compiled out. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 enum {
     REF_DEPTH_MAX = 64,   /* the generous limit; the small one is derived from the input */

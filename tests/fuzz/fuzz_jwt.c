@@ -27,15 +27,7 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 
 #include "../unit/jwt_keys/tokens.h"
-
-/* Not assert(): release builds define NDEBUG, and a fuzz check must never be compiled out. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 enum { FUZZ_TOKEN_BYTES_MAX = 2 * JWT_TOKEN_BYTES_MAX, FUZZ_LEEWAY_S = 30 };
 
