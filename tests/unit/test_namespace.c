@@ -16,37 +16,9 @@
 
 #include "gateway/namespace.h"
 #include "gateway/options.h"
+#include "options_fixture.h"
 
 #define MINUTE_MS ((uint64_t)60 * 1000)
-
-static int options_setup(void **state)
-{
-    struct gw_options *o = calloc(1, sizeof *o);
-    char err[CONFIG_ERROR_BYTES];
-    assert_non_null(o);
-    assert_int_equal(gw_options_defaults(o, err), 0);
-    *state = o;
-    return 0;
-}
-
-static int options_teardown(void **state)
-{
-    gw_options_free(*state);
-    free(*state);
-    return 0;
-}
-
-static int set(struct gw_options *o, const char *name, const char *value, char *err)
-{
-    return config_set(gw_option_table, gw_option_count, o, name, value, err);
-}
-
-static void assert_set(struct gw_options *o, const char *name, const char *value)
-{
-    char err[CONFIG_ERROR_BYTES] = "";
-    if (set(o, name, value, err) != 0)
-        fail_msg("%s = \"%s\" was refused: %s", name, value, err);
-}
 
 /* Refused with exactly `expected`, and the namespaces are as they were. */
 static void assert_refused(struct gw_options *o, const char *name, const char *value,
@@ -57,7 +29,7 @@ static void assert_refused(struct gw_options *o, const char *name, const char *v
     struct ns_config *before = malloc(count * sizeof *before);
     assert_non_null(before);
     memcpy(before, o->namespaces.items, count * sizeof *before);
-    assert_int_equal(set(o, name, value, err), -1);
+    assert_int_equal(options_set(o, name, value, err), -1);
     assert_string_equal(err, expected);
     assert_int_equal(o->namespaces.count, count);
     assert_memory_equal(o->namespaces.items, before, count * sizeof *before);
@@ -100,13 +72,13 @@ static void only_default_exists_until_a_namespace_is_set(void **state)
 static void the_documented_example_configures_chat_and_prices(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "namespace.chat.presence", "on");
-    assert_set(o, "namespace.chat.typing", "on");
-    assert_set(o, "namespace.chat.history_size", "500");
-    assert_set(o, "namespace.prices.publish", "none");
-    assert_set(o, "namespace.prices.join", "anonymous");
-    assert_set(o, "namespace.prices.slow_consumer", "skip");
-    assert_set(o, "namespace.prices.history_size", "0");
+    options_assert_set(o, "namespace.chat.presence", "on");
+    options_assert_set(o, "namespace.chat.typing", "on");
+    options_assert_set(o, "namespace.chat.history_size", "500");
+    options_assert_set(o, "namespace.prices.publish", "none");
+    options_assert_set(o, "namespace.prices.join", "anonymous");
+    options_assert_set(o, "namespace.prices.slow_consumer", "skip");
+    options_assert_set(o, "namespace.prices.history_size", "0");
     assert_int_equal(o->namespaces.count, 3);
     const struct ns_config *chat = find(o, "chat"), *prices = find(o, "prices");
     assert_non_null(chat);
@@ -126,13 +98,13 @@ static void the_documented_example_configures_chat_and_prices(void **state)
 static void every_option_takes_its_documented_range(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "namespace.a.history_size", "10000");
-    assert_set(o, "namespace.a.history_ttl", "1s");
-    assert_set(o, "namespace.a.max_subscribers", "1");
-    assert_set(o, "namespace.a.join", "authenticated");
-    assert_set(o, "namespace.a.publish", "anonymous");
-    assert_set(o, "namespace.a.slow_consumer", "disconnect");
-    assert_set(o, "namespace.a.durable", "yes"); /* parsed; refused by validation, below */
+    options_assert_set(o, "namespace.a.history_size", "10000");
+    options_assert_set(o, "namespace.a.history_ttl", "1s");
+    options_assert_set(o, "namespace.a.max_subscribers", "1");
+    options_assert_set(o, "namespace.a.join", "authenticated");
+    options_assert_set(o, "namespace.a.publish", "anonymous");
+    options_assert_set(o, "namespace.a.slow_consumer", "disconnect");
+    options_assert_set(o, "namespace.a.durable", "yes"); /* parsed; refused by validation, below */
     const struct ns_config *a = find(o, "a");
     assert_int_equal(a->history_size, 10000);
     assert_int_equal(a->history_ttl_ms, 1000);
@@ -140,9 +112,9 @@ static void every_option_takes_its_documented_range(void **state)
     assert_int_equal(a->join, NS_RULE_AUTHENTICATED);
     assert_int_equal(a->publish, NS_RULE_ANONYMOUS);
     assert_true(a->durable);
-    assert_set(o, "namespace.a.history_ttl", "24h");
-    assert_set(o, "namespace.a.max_subscribers", "100000000");
-    assert_set(o, "namespace.a.publish", "authenticated");
+    options_assert_set(o, "namespace.a.history_ttl", "24h");
+    options_assert_set(o, "namespace.a.max_subscribers", "100000000");
+    options_assert_set(o, "namespace.a.publish", "authenticated");
     assert_int_equal(a->history_ttl_ms, 24 * 60 * MINUTE_MS);
     assert_int_equal(a->max_subscribers, 100000000);
     assert_int_equal(a->publish, NS_RULE_AUTHENTICATED);
@@ -151,8 +123,8 @@ static void every_option_takes_its_documented_range(void **state)
 static void default_is_configured_like_any_other(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "namespace.default.history_size", "0");
-    assert_set(o, "namespace.default.join", "anonymous");
+    options_assert_set(o, "namespace.default.history_size", "0");
+    options_assert_set(o, "namespace.default.join", "anonymous");
     assert_int_equal(o->namespaces.count, 1);
     assert_int_equal(o->namespaces.items[0].history_size, 0);
     assert_int_equal(gw_namespace_find(&o->namespaces, "", 0)->join, NS_RULE_ANONYMOUS);
@@ -165,9 +137,9 @@ static void names_use_every_allowed_character_and_up_to_64_of_them(void **state)
     char line[128];
     assert_int_equal(strlen(name64), 64);
     snprintf(line, sizeof line, "namespace.%s.typing", name64);
-    assert_set(o, line, "true");
-    assert_set(o, "namespace.x.typing", "true");
-    assert_set(o, "namespace.team_7-b.typing", "true");
+    options_assert_set(o, line, "true");
+    options_assert_set(o, "namespace.x.typing", "true");
+    options_assert_set(o, "namespace.team_7-b.typing", "true");
     assert_true(find(o, name64)->typing);
     assert_true(find(o, "x")->typing);
     assert_true(find(o, "team_7-b")->typing);
@@ -177,7 +149,7 @@ static void names_use_every_allowed_character_and_up_to_64_of_them(void **state)
 static void lookups_take_a_span_and_miss_what_is_not_configured(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "namespace.chat.presence", "on");
+    options_assert_set(o, "namespace.chat.presence", "on");
     const char *channel = "chat:lobby";
     const struct ns_config *chat = gw_namespace_find(&o->namespaces, channel, 4);
     assert_non_null(chat);
@@ -201,7 +173,7 @@ static void up_to_256_namespaces_are_kept_sorted_and_found(void **state)
         snprintf(name, sizeof name, "namespace.ns%u.history_size", (i * 97) % 255);
         char value[16];
         snprintf(value, sizeof value, "%u", (i * 97) % 255);
-        assert_set(o, name, value);
+        options_assert_set(o, name, value);
     }
     assert_int_equal(o->namespaces.count, GW_NAMESPACES_MAX);
     for (unsigned i = 1; i + 1 < o->namespaces.count; i++)
@@ -216,9 +188,9 @@ static void up_to_256_namespaces_are_kept_sorted_and_found(void **state)
                    "namespace: more than 256 namespaces (default included); merge some, channels "
                    "of one namespace share its settings");
     assert_null(find(o, "one-more"));
-    assert_set(o, "namespace.ns3.typing", "on"); /* existing ones still take settings */
+    options_assert_set(o, "namespace.ns3.typing", "on"); /* existing ones still take settings */
     assert_true(find(o, "ns3")->typing);
-    assert_int_equal(set(o, "namespace.zz.typing", "on", err), -1);
+    assert_int_equal(options_set(o, "namespace.zz.typing", "on", err), -1);
     assert_null(find(o, "zz"));
 }
 
@@ -294,7 +266,8 @@ static void unknown_options_list_the_known_ones(void **state)
 static void bad_values_read_like_every_other_option(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "namespace.chat.history_size", "7"); /* chat exists, with a value to keep */
+    options_assert_set(o, "namespace.chat.history_size",
+                       "7"); /* chat exists, with a value to keep */
     assert_refused(o, "namespace.chat.history_size", "10001",
                    "namespace.chat.history_size = \"10001\": out of range; expected a whole "
                    "number, from 0 to 10000");
@@ -348,9 +321,9 @@ static void a_refused_value_creates_no_namespace(void **state)
 {
     struct gw_options *o = *state;
     char err[CONFIG_ERROR_BYTES];
-    assert_int_equal(set(o, "namespace.ghost.history_size", "lots", err), -1);
-    assert_int_equal(set(o, "namespace.ghost.join", "none", err), -1);
-    assert_int_equal(set(o, "namespace.ghost.colour", "red", err), -1);
+    assert_int_equal(options_set(o, "namespace.ghost.history_size", "lots", err), -1);
+    assert_int_equal(options_set(o, "namespace.ghost.join", "none", err), -1);
+    assert_int_equal(options_set(o, "namespace.ghost.colour", "red", err), -1);
     assert_int_equal(o->namespaces.count, 1);
     assert_null(find(o, "ghost"));
 }
@@ -360,17 +333,17 @@ static void durable_needs_postgres_url(void **state)
     struct gw_options *o = *state;
     char err[CONFIG_ERROR_BYTES];
     assert_int_equal(gw_options_validate(o, err), 0);
-    assert_set(o, "namespace.orders.durable", "true");
+    options_assert_set(o, "namespace.orders.durable", "true");
     assert_int_equal(gw_options_validate(o, err), -1);
     assert_string_equal(err, "namespace.orders.durable = true: durable channels are "
                              "acknowledged once stored in PostgreSQL, and postgres_url is not "
                              "set; set it or remove the line");
-    assert_set(o, "postgres_url", "host=/tmp dbname=tidegate");
+    options_assert_set(o, "postgres_url", "host=/tmp dbname=tidegate");
     assert_int_equal(gw_options_validate(o, err), 0);
-    assert_set(o, "postgres_url", "");
-    assert_set(o, "namespace.orders.durable", "false");
+    options_assert_set(o, "postgres_url", "");
+    options_assert_set(o, "namespace.orders.durable", "false");
     assert_int_equal(gw_options_validate(o, err), 0);
-    assert_set(o, "namespace.default.durable", "on");
+    options_assert_set(o, "namespace.default.durable", "on");
     assert_int_equal(gw_options_validate(o, err), -1);
     assert_non_null(strstr(err, "namespace.default.durable = true: durable channels are"));
 }
@@ -436,11 +409,11 @@ static void assert_same_namespace(const struct ns_config *a, const struct ns_con
 static void printed_namespaces_load_back_the_same(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "namespace.chat.presence", "on");
-    assert_set(o, "namespace.chat.history_ttl", "90s");
-    assert_set(o, "namespace.prices.publish", "none");
-    assert_set(o, "namespace.prices.max_subscribers", "12345");
-    assert_set(o, "namespace.default.typing", "on");
+    options_assert_set(o, "namespace.chat.presence", "on");
+    options_assert_set(o, "namespace.chat.history_ttl", "90s");
+    options_assert_set(o, "namespace.prices.publish", "none");
+    options_assert_set(o, "namespace.prices.max_subscribers", "12345");
+    options_assert_set(o, "namespace.default.typing", "on");
     char *text = print_options(o);
     assert_non_null(strstr(text, "namespace.default.typing = true\n"));
     assert_non_null(strstr(text, "namespace.chat.history_ttl = 90s\n"));

@@ -13,35 +13,7 @@
 #include <cmocka.h>
 
 #include "gateway/options.h"
-
-static int options_setup(void **state)
-{
-    struct gw_options *o = calloc(1, sizeof *o);
-    char err[CONFIG_ERROR_BYTES];
-    assert_non_null(o);
-    assert_int_equal(gw_options_defaults(o, err), 0);
-    *state = o;
-    return 0;
-}
-
-static int options_teardown(void **state)
-{
-    gw_options_free(*state);
-    free(*state);
-    return 0;
-}
-
-static int set(struct gw_options *o, const char *name, const char *value, char *err)
-{
-    return config_set(gw_option_table, gw_option_count, o, name, value, err);
-}
-
-static void assert_set(struct gw_options *o, const char *name, const char *value)
-{
-    char err[CONFIG_ERROR_BYTES] = "";
-    if (set(o, name, value, err) != 0)
-        fail_msg("%s = \"%s\" was refused: %s", name, value, err);
-}
+#include "options_fixture.h"
 
 /* gw_options_validate refuses with a sentence holding every one of `words` (NULL-ended). */
 static void assert_invalid(const struct gw_options *o, const char *const *words)
@@ -68,26 +40,26 @@ static void the_limit_needs_redis_url(void **state)
 {
     struct gw_options *o = *state;
     char err[CONFIG_ERROR_BYTES];
-    assert_set(o, "user_max_connections", "3");
+    options_assert_set(o, "user_max_connections", "3");
     assert_invalid(o,
                    (const char *const[]){"user_max_connections = 3", "redis_url is not set", NULL});
-    assert_set(o, "redis_url", "redis://127.0.0.1:6379/2");
+    options_assert_set(o, "redis_url", "redis://127.0.0.1:6379/2");
     assert_int_equal(gw_options_validate(o, err), 0);
-    assert_set(o, "redis_url", "unix:/run/redis/redis.sock?db=1");
+    options_assert_set(o, "redis_url", "unix:/run/redis/redis.sock?db=1");
     assert_int_equal(gw_options_validate(o, err), 0);
 }
 
 static void a_bad_url_is_refused_without_its_password(void **state)
 {
     struct gw_options *o = *state;
-    assert_set(o, "redis_url", "redis://:hunter2@redis.internal:6379");
+    options_assert_set(o, "redis_url", "redis://:hunter2@redis.internal:6379");
     assert_invalid(o, (const char *const[]){"bad redis_url", "IP address", NULL});
     char err[CONFIG_ERROR_BYTES] = "";
     assert_int_equal(gw_options_validate(o, err), -1);
     assert_null(strstr(err, "hunter2"));
-    assert_set(o, "redis_url", "rediss://127.0.0.1");
+    options_assert_set(o, "redis_url", "rediss://127.0.0.1");
     assert_invalid(o, (const char *const[]){"bad redis_url", "TLS", NULL});
-    assert_set(o, "redis_url", "127.0.0.1:6379");
+    options_assert_set(o, "redis_url", "127.0.0.1:6379");
     assert_invalid(o, (const char *const[]){"bad redis_url", "redis://", NULL});
 }
 
@@ -98,11 +70,11 @@ static void the_prefix_is_at_most_64_bytes(void **state)
     char prefix[66];
     memset(prefix, 'p', 64);
     prefix[64] = '\0';
-    assert_set(o, "redis_key_prefix", prefix);
+    options_assert_set(o, "redis_key_prefix", prefix);
     assert_int_equal(gw_options_validate(o, err), 0);
     prefix[64] = 'p';
     prefix[65] = '\0';
-    assert_set(o, "redis_key_prefix", prefix);
+    options_assert_set(o, "redis_key_prefix", prefix);
     assert_invalid(o, (const char *const[]){"redis_key_prefix is 65 bytes", "at most 64", NULL});
 }
 
@@ -110,13 +82,13 @@ static void ranges_of_the_table(void **state)
 {
     struct gw_options *o = *state;
     char err[CONFIG_ERROR_BYTES];
-    assert_int_equal(set(o, "user_status_ttl", "2s", err), -1);
+    assert_int_equal(options_set(o, "user_status_ttl", "2s", err), -1);
     assert_non_null(strstr(err, "user_status_ttl"));
-    assert_set(o, "user_status_ttl", "3s");
+    options_assert_set(o, "user_status_ttl", "3s");
     assert_int_equal(o->user_status_ttl_ms, 3000);
-    assert_int_equal(set(o, "user_status_ttl", "2h", err), -1);
-    assert_int_equal(set(o, "user_max_connections", "1000001", err), -1);
-    assert_set(o, "user_max_connections", "1000000");
+    assert_int_equal(options_set(o, "user_status_ttl", "2h", err), -1);
+    assert_int_equal(options_set(o, "user_max_connections", "1000001", err), -1);
+    options_assert_set(o, "user_max_connections", "1000000");
 }
 
 #define OPT_TEST(name) cmocka_unit_test_setup_teardown(name, options_setup, options_teardown)
