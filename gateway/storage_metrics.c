@@ -2,15 +2,10 @@
 
 #include <stddef.h>
 
-struct storage_desc {
-    const char *name;
-    const char *type;
-    const char *help;
-    size_t offset;
-};
+#include "gateway/metrics_family.h"
 
 #define FIELD(f) offsetof(struct pg_writer_metrics, f)
-static const struct storage_desc storage_plain[] = {
+static const struct metric_family storage_plain[] = {
     {"tidegate_storage_connection_state", "gauge",
      "The writer's database link: 0 down (waiting to retry), 1 connecting, 2 up, 3 closed.",
      FIELD(conn.state)},
@@ -51,7 +46,7 @@ static const struct storage_desc storage_plain[] = {
 #undef FIELD
 
 #define FIELD(f) offsetof(struct pg_reader_metrics, f)
-static const struct storage_desc reader_plain[] = {
+static const struct metric_family reader_plain[] = {
     {"tidegate_storage_reader_connection_state", "gauge",
      "The history reader's database link: 0 down (waiting to retry), 1 connecting, 2 up, 3 "
      "closed.",
@@ -75,64 +70,24 @@ static const struct storage_desc reader_plain[] = {
 };
 #undef FIELD
 
-/* Each worker's value of the counter at `offset` in structs[w] (NULL: skipped). */
-static void render_plain(FILE *out, const struct storage_desc *descs, size_t desc_count,
-                         const void *const *structs, unsigned count)
-{
-    for (size_t i = 0; i < desc_count; i++) {
-        const struct storage_desc *d = &descs[i];
-        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
-        for (unsigned w = 0; w < count; w++) {
-            if (structs[w] == NULL)
-                continue;
-            const _Atomic uint64_t *m =
-                (const _Atomic uint64_t *)((const char *)structs[w] + d->offset);
-            fprintf(out, "%s{worker=\"%u\"} %llu\n", d->name, w,
-                    (unsigned long long)pg_metric_get(m));
-        }
-    }
-}
-
-static void render_hist(FILE *out, const char *name, const char *help, double scale,
-                        const void *const *structs, size_t hist_offset, unsigned count)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    for (unsigned w = 0; w < count; w++) {
-        if (structs[w] == NULL)
-            continue;
-        const struct pg_hist *h = (const struct pg_hist *)((const char *)structs[w] + hist_offset);
-        uint64_t cumulative = 0;
-        for (uint32_t b = 0; b < h->bucket_count; b++) {
-            cumulative += pg_metric_get(&h->buckets[b]);
-            if (b + 1 < h->bucket_count)
-                fprintf(out, "%s_bucket{worker=\"%u\",le=\"%g\"} %llu\n", name, w,
-                        (double)h->bounds[b] * scale, (unsigned long long)cumulative);
-            else
-                fprintf(out, "%s_bucket{worker=\"%u\",le=\"+Inf\"} %llu\n", name, w,
-                        (unsigned long long)cumulative);
-        }
-        fprintf(out, "%s_sum{worker=\"%u\"} %g\n", name, w, (double)pg_metric_get(&h->sum) * scale);
-        fprintf(out, "%s_count{worker=\"%u\"} %llu\n", name, w,
-                (unsigned long long)pg_metric_get(&h->count));
-    }
-}
-
 void gw_storage_render_metrics(FILE *out, const struct pg_writer_metrics *const *writers,
                                const struct pg_reader_metrics *const *readers, unsigned count)
 {
     const void *const *w = (const void *const *)writers;
-    render_plain(out, storage_plain, sizeof storage_plain / sizeof storage_plain[0], w, count);
-    render_hist(out, "tidegate_storage_batch_messages", "Messages per committed batch.", 1.0, w,
-                offsetof(struct pg_writer_metrics, batch_messages), count);
-    render_hist(out, "tidegate_storage_flush_latency_seconds",
-                "From a batch sent to its commit confirmed.", 1e-6, w,
-                offsetof(struct pg_writer_metrics, flush_latency_us), count);
-    render_hist(out, "tidegate_storage_stored_latency_seconds",
-                "From a message queued to it reported stored.", 1e-6, w,
-                offsetof(struct pg_writer_metrics, stored_latency_us), count);
+    metrics_render_families(out, storage_plain, sizeof storage_plain / sizeof storage_plain[0], w,
+                            count);
+    metrics_render_pg_hist(out, "tidegate_storage_batch_messages", "Messages per committed batch.",
+                           1.0, w, offsetof(struct pg_writer_metrics, batch_messages), count);
+    metrics_render_pg_hist(out, "tidegate_storage_flush_latency_seconds",
+                           "From a batch sent to its commit confirmed.", 1e-6, w,
+                           offsetof(struct pg_writer_metrics, flush_latency_us), count);
+    metrics_render_pg_hist(out, "tidegate_storage_stored_latency_seconds",
+                           "From a message queued to it reported stored.", 1e-6, w,
+                           offsetof(struct pg_writer_metrics, stored_latency_us), count);
     const void *const *r = (const void *const *)readers;
-    render_plain(out, reader_plain, sizeof reader_plain / sizeof reader_plain[0], r, count);
-    render_hist(out, "tidegate_storage_read_latency_seconds",
-                "From a read accepted to its answer (history, replays, resumes).", 1e-6, r,
-                offsetof(struct pg_reader_metrics, latency_us), count);
+    metrics_render_families(out, reader_plain, sizeof reader_plain / sizeof reader_plain[0], r,
+                            count);
+    metrics_render_pg_hist(out, "tidegate_storage_read_latency_seconds",
+                           "From a read accepted to its answer (history, replays, resumes).", 1e-6,
+                           r, offsetof(struct pg_reader_metrics, latency_us), count);
 }

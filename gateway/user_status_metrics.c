@@ -2,15 +2,10 @@
 
 #include <stddef.h>
 
-struct status_desc {
-    const char *name;
-    const char *type;
-    const char *help;
-    size_t offset;
-};
+#include "gateway/metrics_family.h"
 
 #define FIELD(f) offsetof(struct user_status_metrics, f)
-static const struct status_desc status_plain[] = {
+static const struct metric_family status_plain[] = {
     {"tidegate_redis_connection_state", "gauge",
      "The worker's Redis link: 0 down (waiting to retry), 1 connecting, 2 up, 3 closed.",
      FIELD(redis.state)},
@@ -79,43 +74,11 @@ static uint64_t field(const struct user_status_metrics *m, size_t offset)
     return pg_metric_get((const _Atomic uint64_t *)((const char *)m + offset));
 }
 
-static void render_latency(FILE *out, const struct user_status_metrics *const *workers,
-                           unsigned count)
-{
-    const char *name = "tidegate_redis_latency_seconds";
-    fprintf(out, "# HELP %s From a command sent to its answer (millisecond resolution).\n", name);
-    fprintf(out, "# TYPE %s histogram\n", name);
-    for (unsigned w = 0; w < count; w++) {
-        if (workers[w] == NULL)
-            continue;
-        const struct pg_hist *h = &workers[w]->redis.latency_us;
-        uint64_t cumulative = 0;
-        for (uint32_t b = 0; b < h->bucket_count; b++) {
-            cumulative += pg_metric_get(&h->buckets[b]);
-            if (b + 1 < h->bucket_count)
-                fprintf(out, "%s_bucket{worker=\"%u\",le=\"%g\"} %llu\n", name, w,
-                        (double)h->bounds[b] * 1e-6, (unsigned long long)cumulative);
-            else
-                fprintf(out, "%s_bucket{worker=\"%u\",le=\"+Inf\"} %llu\n", name, w,
-                        (unsigned long long)cumulative);
-        }
-        fprintf(out, "%s_sum{worker=\"%u\"} %g\n", name, w, (double)pg_metric_get(&h->sum) * 1e-6);
-        fprintf(out, "%s_count{worker=\"%u\"} %llu\n", name, w,
-                (unsigned long long)pg_metric_get(&h->count));
-    }
-}
-
 void gw_user_status_render_metrics(FILE *out, const struct user_status_metrics *const *workers,
                                    unsigned count)
 {
-    for (size_t i = 0; i < sizeof status_plain / sizeof status_plain[0]; i++) {
-        const struct status_desc *d = &status_plain[i];
-        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
-        for (unsigned w = 0; w < count; w++)
-            if (workers[w] != NULL)
-                fprintf(out, "%s{worker=\"%u\"} %llu\n", d->name, w,
-                        (unsigned long long)field(workers[w], d->offset));
-    }
+    metrics_render_families(out, status_plain, sizeof status_plain / sizeof status_plain[0],
+                            (const void *const *)workers, count);
     const char *errors = "tidegate_redis_errors_total";
     fprintf(out,
             "# HELP %s Redis commands that failed, by kind: error_reply, timeout (the link "
@@ -129,5 +92,8 @@ void gw_user_status_render_metrics(FILE *out, const struct user_status_metrics *
             fprintf(out, "%s{worker=\"%u\",kind=\"%s\"} %llu\n", errors, w, status_errors[k].kind,
                     (unsigned long long)field(workers[w], status_errors[k].offset));
     }
-    render_latency(out, workers, count);
+    metrics_render_pg_hist(out, "tidegate_redis_latency_seconds",
+                           "From a command sent to its answer (millisecond resolution).", 1e-6,
+                           (const void *const *)workers,
+                           offsetof(struct user_status_metrics, redis.latency_us), count);
 }
