@@ -193,9 +193,11 @@ void conn_close_socket(struct conn *c)
     shutdown(c->fd, SHUT_RDWR);
     if (c->counted_open) {
         c->counted_open = false;
+        /* Closed is counted before the open gauge drops: a scrape that sees no connection
+         * open sees every close counted. */
+        gw_metric_add(&w->metrics->connections_closed[c->close_reason], 1);
         atomic_fetch_sub(&w->shared->connections_open, 1);
         gw_metric_sub(&w->metrics->connections_open, 1);
-        gw_metric_add(&w->metrics->connections_closed[c->close_reason], 1);
     }
     conn_edge_release(c);
     if (!c->send_inflight) {
