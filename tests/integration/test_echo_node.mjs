@@ -10,8 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 
 import { startServer as spawnServer, stopServer } from './tidegate_server.mjs';
+import {
+  awaitable, closeAsync, metricSum, scrapeMetrics, sendAsync, withDeadline,
+} from './ws_client.mjs';
 
-const TIMEOUT_MS = 30000;
 const MIB = 1024 * 1024;
 
 // ---- the server process (tidegate_server.mjs) ----
@@ -21,58 +23,11 @@ function startServer(args, workers = 2) {
     '--workers', String(workers), ...args], ['ws', 'admin']);
 }
 
-async function scrapeMetrics(server) {
-  const res = await fetch(`http://127.0.0.1:${server.ports.admin}/metrics`);
-  assert.equal(res.status, 200);
-  return await res.text();
-}
-
-function metricSum(text, name, labelFilter = '') {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/);
-    if (m && m[1] === name && (m[2] || '').includes(labelFilter)) sum += Number(m[3]);
-  }
-  return sum;
-}
-
-// ---- a client whose messages can be awaited one at a time ----
-
-function withDeadline(promise, what) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms: ${what}`)), TIMEOUT_MS);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
+// ---- a client whose messages can be awaited one at a time (ws_client.mjs) ----
 
 function open(server, options = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.ports.ws}/`,
-    { perMessageDeflate: false, maxPayload: 4 * MIB, ...options });
-  const queue = [];
-  const waiters = [];
-  ws.on('message', (data, isBinary) => {
-    const item = { data, isBinary };
-    if (waiters.length) waiters.shift()(item); else queue.push(item);
-  });
-  ws.nextMessage = () => withDeadline(new Promise((resolve) => {
-    if (queue.length) resolve(queue.shift()); else waiters.push(resolve);
-  }), 'an echoed message');
-  ws.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  return withDeadline(new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  }), 'the opening handshake');
-}
-
-function sendAsync(ws, data, options = {}) {
-  return new Promise((resolve, reject) => ws.send(data, options, (err) => (err ? reject(err) : resolve())));
-}
-
-async function closeAsync(ws, code = 1000, reason = '') {
-  ws.close(code, reason);
-  return withDeadline(ws.closed, 'the close handshake');
+  return awaitable(new WebSocket(`ws://127.0.0.1:${server.ports.ws}/`,
+    { perMessageDeflate: false, maxPayload: 4 * MIB, ...options }));
 }
 
 function textOf(size) {

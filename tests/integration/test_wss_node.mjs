@@ -16,9 +16,11 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 
 import { SOURCE_DIR, startServer as spawnServer, stopServer } from './tidegate_server.mjs';
+import {
+  awaitable, closeAsync, metricSum, scrapeMetrics, sendAsync, withDeadline,
+} from './ws_client.mjs';
 
 const MAKE_CERTS = join(SOURCE_DIR, 'tests', 'unit', 'tls_certs', 'make_certs.sh');
-const TIMEOUT_MS = 30000;
 const KIB = 1024;
 
 // ---- the server process (tidegate_server.mjs) ----
@@ -28,58 +30,20 @@ function startServer(args, workers = 2) {
     '--tls-listen', '127.0.0.1:0', '--workers', String(workers), ...args], ['wss', 'admin']);
 }
 
-async function metricSum(server, name, labelFilter = '') {
-  const res = await fetch(`http://127.0.0.1:${server.ports.admin}/metrics`);
-  assert.equal(res.status, 200);
-  let sum = 0;
-  for (const line of (await res.text()).split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/);
-    if (m && m[1] === name && (m[2] || '').includes(labelFilter)) sum += Number(m[3]);
-  }
-  return sum;
+async function metricSumNow(server, name, labelFilter = '') {
+  return metricSum(await scrapeMetrics(server), name, labelFilter);
 }
 
-// ---- a wss client whose messages can be awaited one at a time ----
-
-function withDeadline(promise, what) {
-  let timer;
-  const deadline = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS} ms: ${what}`)), TIMEOUT_MS);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
+// ---- a wss client whose messages can be awaited one at a time (ws_client.mjs) ----
 
 function open(server, ca, { servername = 'a.test', ...options } = {}) {
   const ws = new WebSocket(`wss://127.0.0.1:${server.ports.wss}/`,
     { perMessageDeflate: false, maxPayload: 2 * 1024 * KIB, ca, servername, ...options });
-  const queue = [];
-  const waiters = [];
   ws.on('upgrade', (res) => {
     ws.peerCertificate = res.socket.getPeerCertificate();
     ws.alpn = res.socket.alpnProtocol;
   });
-  ws.on('message', (data, isBinary) => {
-    const item = { data, isBinary };
-    if (waiters.length) waiters.shift()(item); else queue.push(item);
-  });
-  ws.nextMessage = () => withDeadline(new Promise((resolve) => {
-    if (queue.length) resolve(queue.shift()); else waiters.push(resolve);
-  }), 'an echoed message');
-  ws.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  return withDeadline(new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  }), 'the opening handshake');
-}
-
-function sendAsync(ws, data, options = {}) {
-  return new Promise((resolve, reject) => ws.send(data, options, (err) => (err ? reject(err) : resolve())));
-}
-
-async function closeAsync(ws, code = 1000, reason = '') {
-  ws.close(code, reason);
-  return withDeadline(ws.closed, 'the close handshake');
+  return awaitable(ws);
 }
 
 // ---- the scenarios ----
@@ -142,16 +106,16 @@ describe('wss with the ws client', () => {
   });
 
   it('serves 100 clients at once over both workers', async () => {
-    const before0 = await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="0"');
-    const before1 = await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="1"');
+    const before0 = await metricSumNow(server, 'tidegate_tls_handshakes_total', 'worker="0"');
+    const before1 = await metricSumNow(server, 'tidegate_tls_handshakes_total', 'worker="1"');
     const clients = await Promise.all(Array.from({ length: 100 }, () => open(server, ca)));
     await Promise.all(clients.map(async (ws, i) => {
       await sendAsync(ws, `client ${i}`);
       assert.equal((await ws.nextMessage()).data.toString(), `client ${i}`);
     }));
     await Promise.all(clients.map((ws) => closeAsync(ws)));
-    const grown0 = (await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="0"')) - before0;
-    const grown1 = (await metricSum(server, 'tidegate_tls_handshakes_total', 'worker="1"')) - before1;
+    const grown0 = (await metricSumNow(server, 'tidegate_tls_handshakes_total', 'worker="0"')) - before0;
+    const grown1 = (await metricSumNow(server, 'tidegate_tls_handshakes_total', 'worker="1"')) - before1;
     assert.equal(grown0 + grown1, 100);
     assert.ok(grown0 > 0 && grown1 > 0, `handshakes per worker: ${grown0}, ${grown1}`);
   });
